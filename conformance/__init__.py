@@ -1,0 +1,1 @@
+"""Conformance harness for API key auth policies: pytest plugin, pytest-bdd steps, targets and reports."""

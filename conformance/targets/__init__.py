@@ -1,0 +1,40 @@
+"""Conformance targets, looked up by name. Imports are lazy so a target's extra dependencies stay optional."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from conformance.targets.base import PolicyCondition, Target, TargetUnavailable
+
+TARGETS: Mapping[str, str] = {
+    "reference": "conformance.targets.reference:ReferenceTarget",
+    "envoy": "conformance.targets.envoy:EnvoyTarget",
+    "kind": "conformance.targets.kind:KindTarget",
+    "cluster": "conformance.targets.cluster:ClusterTarget",
+}
+
+__all__ = ["TARGETS", "PolicyCondition", "Target", "TargetUnavailable", "load_target"]
+
+
+def load_target(name: str) -> type[Target]:
+    """The Target class for a name; ValueError naming the choices for an unknown one."""
+    spec = TARGETS.get(name)
+    if spec is None:
+        raise ValueError(f"unknown target {name!r}; expected one of {', '.join(TARGETS)}")
+    module_name, _, class_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:  # an optional dependency of this target is not installed
+        raise TargetUnavailable(f"target {name!r} needs a package that is not installed: {error.name}") from None
+    target: type[Target] = getattr(module, class_name)
+    return target
+
+
+def make_target(name: str, options: Mapping[str, Any]) -> Target:
+    target_class = load_target(name)
+    reason = target_class.unavailable_reason(options)
+    if reason:
+        raise TargetUnavailable(reason)
+    return target_class(options)  # type: ignore[call-arg]

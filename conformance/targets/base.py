@@ -1,0 +1,80 @@
+"""The one interface every conformance target implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class TargetUnavailable(Exception):
+    """The target cannot run on this machine (no Docker, no cluster, no binary). The message is the skip reason."""
+
+
+@dataclass(frozen=True)
+class PolicyCondition:
+    type: str
+    status: str
+    reason: str
+    message: str
+
+
+class Target(ABC):
+    """A gateway under test.
+
+    Life cycle: `start()` once per session, `apply()` / `delete()` per scenario, `reset()` between scenarios,
+    `close()` at the end. Manifests are plain dicts (decoded YAML), so every target receives exactly what a
+    user would `kubectl apply`.
+    """
+
+    #: Name used with --target.
+    name: str = ""
+    #: Profiles this target can run ("kgateway", "agentgateway").
+    profiles: frozenset[str] = frozenset()
+
+    @classmethod
+    def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:
+        """Why this target cannot run here, or None. Checked before start(); never starts anything."""
+        return None
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def apply(self, manifests: list[dict[str, Any]]) -> None:
+        """Create or update the resources. Raises ValueError with the API's message if they are rejected."""
+
+    @abstractmethod
+    def delete(self, manifests: list[dict[str, Any]]) -> None:
+        """Delete the resources named by the manifests; absent ones are ignored."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Delete everything applied since start(), so the next scenario starts clean."""
+
+    @abstractmethod
+    def base_url(self, listener_port: int) -> str:
+        """Where to send requests for a Gateway listener port, e.g. "http://127.0.0.1:41234"."""
+
+    @abstractmethod
+    def policy_condition(self, kind: str, namespace: str, name: str) -> PolicyCondition | None:
+        """The policy's `Accepted` condition as the implementation reports it, or None if not (yet) set."""
+
+    def wait_applied(self, manifests: list[dict[str, Any]], timeout: float) -> None:
+        """Block until the implementation has acted on the manifests (default: nothing to wait for)."""
+        return None
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Target:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# Targets are constructed as `TargetClass(options)`, where options is a mapping of settings from the
+# plugin (--target-option KEY=VALUE and the standard ones: "profiles", "consistency", "work_dir").

@@ -1,0 +1,1 @@
+"""A reference gateway for API key auth policies (kgateway and agentgateway dialects)."""

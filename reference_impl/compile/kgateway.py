@@ -1,0 +1,127 @@
+"""TrafficPolicy `apiKeyAuth` -> what Envoy's api_key_auth filter would get, or kgateway's translation error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reference_impl.auth.decision import Deny
+from reference_impl.auth.keys import KeyIndex, digest
+from reference_impl.auth.kgateway import DENY_INVALID_POLICY, KgatewayAuth, Source
+from reference_impl.compile.inventory import Inventory
+from reference_impl.compile.status import Condition, accepted, invalid
+from reference_impl.resources import Secret, TrafficPolicy
+from reference_impl.resources.kgateway import KGATEWAY_GROUP, APIKeyAuth
+
+DEFAULT_SOURCES = (Source("header", b"api-key"),)
+
+
+@dataclass(frozen=True, slots=True)
+class Disabled:
+    """`disable: {}`: auth is off for this policy's scope."""
+
+    policy: str
+
+
+KgatewayEffect = KgatewayAuth | Disabled | Deny
+
+
+class TranslationError(Exception):
+    """kgateway could not translate the policy. The message never carries a key value."""
+
+
+def _selected_secrets(policy: TrafficPolicy, auth: APIKeyAuth, inventory: Inventory) -> list[Secret]:
+    namespace = policy.metadata.namespace
+    if auth.secret_ref is not None:
+        ref_ns = auth.secret_ref.namespace or namespace
+        name = auth.secret_ref.name
+        if ref_ns != namespace and not inventory.granted(
+            from_group=KGATEWAY_GROUP,
+            from_kind="TrafficPolicy",
+            from_namespace=namespace,
+            to_namespace=ref_ns,
+            to_name=name,
+        ):
+            raise TranslationError(f"cannot reference secret {ref_ns}/{name} : missing reference grant")
+        secret = inventory.secrets.get((ref_ns, name))
+        if secret is None:
+            raise TranslationError(f"API key secret {name}: Secret {ref_ns}/{name} not found")
+        return [secret]
+
+    assert auth.secret_selector is not None
+    selector = auth.secret_selector
+    matched = [s for _, s in sorted(inventory.secrets.items()) if selector.matches(s.metadata.labels)]
+    if not matched:
+        labels = " ".join(f"{k}:{v}" for k, v in sorted(selector.match_labels.items()))
+        raise TranslationError(
+            f"no secrets found matching selector (matchLabels: map[{labels}], matchExpressions: []) "
+            f"in namespace {namespace}"
+        )
+    allowed = [
+        s
+        for s in matched
+        if s.metadata.namespace == namespace
+        or inventory.granted(
+            from_group=KGATEWAY_GROUP,
+            from_kind="TrafficPolicy",
+            from_namespace=namespace,
+            to_namespace=s.metadata.namespace,
+            to_name=s.metadata.name,
+        )
+    ]
+    if not allowed:
+        raise TranslationError("failed to get secrets by selector: missing reference grant")
+    return allowed
+
+
+def _credentials(secrets: list[Secret]) -> dict[bytes, str]:
+    """Every non-empty entry is one credential: client = entry name, key = value verbatim."""
+    by_digest: dict[bytes, str] = {}
+    origin: dict[bytes, str] = {}
+    for secret in secrets:
+        where = f"{secret.metadata.namespace}/{secret.metadata.name}"
+        for client, key in sorted(secret.entries().items()):
+            if not key:
+                continue
+            key_digest = digest(key)
+            known = by_digest.get(key_digest)
+            if known is not None and known != client:
+                raise TranslationError(
+                    f'errors processing API key secrets: duplicate API key value shared by client "{known}" '
+                    f'in secret {origin[key_digest]} and client "{client}" in secret {where}'
+                )
+            by_digest[key_digest] = client
+            origin[key_digest] = where
+    if not by_digest:
+        raise TranslationError("no valid API keys found in secrets")
+    return by_digest
+
+
+def _source(item) -> Source:  # one keySources item: header, else query, else cookie
+    if item.header is not None:
+        return Source("header", item.header.lower().encode("latin-1"))
+    if item.query is not None:
+        return Source("query", item.query.encode("utf-8"))
+    return Source("cookie", item.cookie.encode("utf-8"))
+
+
+def compile_traffic_policy(policy: TrafficPolicy, inventory: Inventory) -> tuple[KgatewayEffect | None, Condition]:
+    """The policy's effect on the routes it attaches to (None if it has no apiKeyAuth) and its status."""
+    auth = policy.spec.api_key_auth
+    name = f"{policy.metadata.namespace}/{policy.metadata.name}"
+    if auth is None:
+        return None, accepted()
+    if auth.disable is not None:
+        return Disabled(name), accepted()
+    try:
+        clients = _credentials(_selected_secrets(policy, auth, inventory))
+    except TranslationError as error:
+        return DENY_INVALID_POLICY, invalid(str(error))
+    sources = tuple(_source(item) for item in auth.key_sources) if auth.key_sources else DEFAULT_SOURCES
+    effect = KgatewayAuth(
+        sources=sources,
+        clients=KeyIndex(clients),
+        forward_credential=bool(auth.forward_credential),
+        client_id_header=auth.client_id_header.lower().encode("latin-1") if auth.client_id_header else None,
+        policy=name,
+    )
+    return effect, accepted()

@@ -1,0 +1,187 @@
+"""The gateway as a pure ASGI app: route, decide, then proxy. One instance serves every listener port."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from reference_impl.auth import agentgateway, kgateway
+from reference_impl.auth.decision import Allow, Deny, Headers, RequestParts
+from reference_impl.compile.routes import Candidate, Match, Rule, host_of
+from reference_impl.gateway.observe import AccessRecord, Counters, log_access
+from reference_impl.gateway.proxy import Proxy, UpstreamError
+from reference_impl.resources.gateway_api import HeaderModifier
+from reference_impl.store import Store
+
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+DECIDERS: dict[type, Callable[[Any, RequestParts], Allow | Deny]] = {
+    kgateway.KgatewayAuth: kgateway.decide,
+    agentgateway.AgentgatewayAuth: agentgateway.decide,
+}
+
+
+def matches(match: Match, path: str, method: str, headers: Headers, query_string: bytes) -> bool:
+    if match.exact_path is not None:
+        if path != match.exact_path:
+            return False
+    elif match.prefix and not (path == match.prefix or path.startswith(match.prefix + "/")):
+        return False
+    if match.method is not None and method != match.method:
+        return False
+    for name, value in match.headers:
+        if not any(k == name and v == value for k, v in headers):
+            return False
+    if match.query:
+        params = _query_first_values(query_string)
+        for name, value in match.query:
+            if params.get(name) != value:
+                return False
+    return True
+
+
+def _query_first_values(query_string: bytes) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for segment in query_string.split(b"&"):
+        name, _, value = segment.partition(b"=")
+        key = unquote_to_bytes(name).decode("utf-8", "replace")
+        found.setdefault(key, unquote_to_bytes(value).decode("utf-8", "replace"))
+    return found
+
+
+def select(candidates: tuple[Candidate, ...], path: str, method: str, headers: Headers, query: bytes) -> Rule | None:
+    for candidate in candidates:
+        if matches(candidate.match, path, method, headers, query):
+            return candidate.rule
+    return None
+
+
+def modify_headers(headers: Headers, modifier: HeaderModifier) -> Headers:
+    removed = {h.lower().encode("latin-1") for h in modifier.remove}
+    replaced = {h.name.lower().encode("latin-1") for h in modifier.set}
+    kept = [(k, v) for k, v in headers if k not in removed and k not in replaced]
+    kept += [(h.name.lower().encode("latin-1"), h.value.encode("latin-1")) for h in modifier.set]
+    kept += [(h.name.lower().encode("latin-1"), h.value.encode("latin-1")) for h in modifier.add]
+    return kept
+
+
+_date_cache: list = [0, b""]
+
+
+def http_date() -> bytes:
+    """The Date header value, formatted at most once a second."""
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache[0], _date_cache[1] = now, formatdate(now, usegmt=True).encode("latin-1")
+    return _date_cache[1]
+
+
+async def respond(send: Any, status: int, body: bytes, content_type: bytes = b"text/plain") -> int:
+    """A local reply (deny, no route, upstream failure): the gateway's own short text response."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                (b"date", http_date()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+    return status
+
+
+class Gateway:
+    """Reads the store's current snapshot on every request; never blocks on a change."""
+
+    def __init__(self, store: Store, proxy: Proxy | None = None, counters: Counters | None = None) -> None:
+        self.store = store
+        self.proxy = proxy or Proxy()
+        self.counters = counters or Counters()
+
+    def listener(self, port: int) -> ASGIApp:
+        """The ASGI app for one Gateway listener port."""
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                await self.handle(scope, receive, send, port)
+            elif scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+
+        return app
+
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any, port: int) -> None:
+        started = time.perf_counter()
+        headers: Headers = scope["headers"]
+        method: str = scope["method"]
+        path: str = scope["path"]
+        authority = next((v for k, v in headers if k == b"host"), None)
+        host = host_of(authority.decode("latin-1")) if authority else ""
+        rule: Rule | None = None
+        decision_name, client = "no-route", None
+        status = 0  # stays 0 only if the client went away before a response started
+        try:
+            if authority is None:
+                status = await respond(send, 400, b"missing Host header")
+                return
+            table = self.store.snapshot.table(port)
+            query: bytes = scope.get("query_string", b"")
+            rule = select(table.candidates(host), path, method, headers, query) if table else None
+            if rule is None:
+                status = await respond(send, 404, b"no route matches this request")
+                return
+            parts = RequestParts(headers, query)
+            auth = rule.auth
+            if auth is None:
+                decision: Allow | Deny = Allow(headers, query, outcome="no-auth")
+            elif isinstance(auth, Deny):
+                decision = auth
+            else:
+                decision = DECIDERS[type(auth)](auth, parts)
+            if isinstance(decision, Deny):
+                decision_name = decision.reason
+                if rule.policy and decision.reason != "invalid-policy":
+                    self.counters.record(rule.policy, f"<{decision.reason}>", allowed=False)
+                status = await respond(send, decision.status, decision.body, decision.content_type)
+                return
+            decision_name, client = decision.outcome, decision.client
+            if rule.policy and decision.outcome != "no-auth":
+                self.counters.record(rule.policy, client or f"<{decision.outcome}>", allowed=True)
+            if rule.backend is None:
+                # Gateway API: a rule whose backend cannot be resolved answers 500.
+                status = await respond(send, 500, f"backend unavailable: {rule.backend_error}".encode())
+                return
+            forward_headers = decision.headers
+            if rule.header_modifier is not None:
+                forward_headers = modify_headers(forward_headers, rule.header_modifier)
+            try:
+                status = await self.proxy.forward(
+                    scope,
+                    receive,
+                    send,
+                    base_url=rule.backend,
+                    headers=forward_headers,
+                    query_string=decision.query_string,
+                )
+            except UpstreamError as error:
+                status = await respond(send, error.status, error.message.encode("utf-8"))
+        finally:
+            log_access(
+                AccessRecord(
+                    listener=port,
+                    method=method,
+                    host=host,
+                    path=path,
+                    route=rule.label if rule else None,
+                    policy=rule.policy if rule else None,
+                    decision=decision_name,
+                    client=client,
+                    status=status,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                )
+            )

@@ -1,0 +1,148 @@
+"""Serving the gateway with uvicorn: one server per listener port (plus admin), in the caller's loop or a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import uvicorn
+
+from reference_impl.gateway.admin import Admin
+from reference_impl.gateway.app import Gateway
+from reference_impl.gateway.observe import Counters
+from reference_impl.gateway.proxy import Proxy
+from reference_impl.store import Store
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
+    uvloop = None  # type: ignore[assignment]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket; port 0 picks a free one."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def _uvicorn_server(app: Any) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        http="httptools",
+        lifespan="off",
+        access_log=False,  # the gateway writes its own access log without query strings
+        log_level="warning",
+        server_header=False,
+        date_header=False,  # upstream responses carry their own Date; local replies add one
+    )
+    return uvicorn.Server(config)
+
+
+class GatewayServer:
+    """The reference gateway serving a Store: listener ports map to local sockets, plus an admin socket."""
+
+    def __init__(self, store: Store, *, host: str = "127.0.0.1", proxy: Proxy | None = None) -> None:
+        self.store = store
+        self.host = host
+        self.counters = Counters()
+        self.gateway = Gateway(store, proxy or Proxy(), self.counters)
+        self.admin = Admin(store, self.counters)
+        self.ports: dict[int, int] = {}  # listener port -> local port
+        self.admin_port: int | None = None
+        self._servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- in the caller's event loop (the CLI) -------------------------------------------------------------
+    async def start(self, listeners: Mapping[int, int], admin_port: int | None = None) -> None:
+        """Serve each listener port on its local port (0 = ephemeral) and the admin app if asked."""
+        self._loop = asyncio.get_running_loop()
+        for listener_port, local_port in listeners.items():
+            await self.add_listener(listener_port, local_port)
+        if admin_port is not None:
+            sock = bind(self.host, admin_port)
+            self.admin_port = sock.getsockname()[1]
+            await self._serve(self.admin, sock)
+
+    async def add_listener(self, listener_port: int, local_port: int = 0) -> int:
+        if listener_port in self.ports:
+            return self.ports[listener_port]
+        sock = bind(self.host, local_port)
+        self.ports[listener_port] = sock.getsockname()[1]
+        await self._serve(self.gateway.listener(listener_port), sock)
+        return self.ports[listener_port]
+
+    async def _serve(self, app: Any, sock: socket.socket) -> None:
+        server = _uvicorn_server(app)
+        task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.005)
+        if task.done():
+            task.result()  # surfaces the startup error
+        self._servers.append((server, task))
+
+    async def wait(self) -> None:
+        await asyncio.gather(*(task for _, task in self._servers))
+
+    async def stop(self) -> None:
+        for server, _ in self._servers:
+            server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*(task for _, task in self._servers), return_exceptions=True)
+        self._servers.clear()
+        await self.gateway.proxy.close()
+
+    # -- in a background thread (embedding: the conformance target, notebooks, tests) ----------------------
+    def start_in_thread(self, listeners: Mapping[int, int] | None = None, admin_port: int | None = 0) -> None:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = uvloop.new_event_loop() if uvloop else asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+            try:
+                loop.run_until_complete(self.start(listeners or {}, admin_port))
+            except BaseException as error:  # reported to the starting thread
+                failure.append(error)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="reference-gateway", daemon=True)
+        self._thread.start()
+        ready.wait(30)
+        if failure:
+            raise failure[0]
+
+    def ensure_listener(self, listener_port: int) -> int:
+        """From another thread: make sure a listener port is served; returns its local port."""
+        if listener_port in self.ports:
+            return self.ports[listener_port]
+        assert self._loop is not None, "start_in_thread() first"
+        future = asyncio.run_coroutine_threadsafe(self.add_listener(listener_port), self._loop)
+        return future.result(30)
+
+    def stop_thread(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(30)
+            self._thread = None
+
+    def url(self, listener_port: int) -> str:
+        return f"http://{self.host}:{self.ensure_listener(listener_port)}"
+
+    @property
+    def admin_url(self) -> str | None:
+        return f"http://{self.host}:{self.admin_port}" if self.admin_port else None
