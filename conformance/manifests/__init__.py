@@ -1,0 +1,1 @@
+"""The profiles' base manifests: each guide's Gateway and the httpbin HTTPRoute."""

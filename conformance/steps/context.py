@@ -1,0 +1,112 @@
+"""The per-scenario context the steps share: target, profile, the current request and its latest exchange."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+import requests
+
+from conformance.consistency import ConsistencySettings, eventually
+from conformance.http import Exchange, RequestSpec, send
+from conformance.profiles import PROFILES, Profile
+from conformance.redact import REDACTOR
+from conformance.targets.base import Target
+
+try:
+    import allure
+except ImportError:  # allure is optional: without it nothing is attached
+    allure = None
+
+
+@dataclass
+class ScenarioContext:
+    target: Target
+    profile: Profile
+    settings: ConsistencySettings
+    session: requests.Session = field(default_factory=requests.Session)
+    request: RequestSpec | None = None
+    exchange: Exchange | None = None
+    applied: list[dict[str, Any]] = field(default_factory=list)
+
+    def apply(self, manifests: list[dict[str, Any]]) -> None:
+        REDACTOR.add_manifests(manifests)
+        self.target.apply(manifests)
+        self.applied.extend(manifests)
+        self.target.wait_applied(manifests, self.settings.max_time_to_consistency)
+
+    def delete(self, manifests: list[dict[str, Any]]) -> None:
+        self.target.delete(manifests)
+
+    def set_request(self, spec: RequestSpec) -> None:
+        for _, value in spec.headers:
+            _register_presented(value)
+        for _, value in (*spec.query, *spec.cookies):
+            _register_presented(value)
+        if spec.listener_port is None:
+            spec = replace(spec, listener_port=self.profile.listener_port)
+        self.request = spec
+        self.exchange = None
+
+    def send(self) -> Exchange:
+        assert self.request is not None, "a When step must send a request first"
+        assert self.request.listener_port is not None
+        base_url = self.target.base_url(self.request.listener_port)
+        exchange = send(self.session, base_url, self.request)
+        if allure is not None:
+            allure.attach(
+                REDACTOR.redact(exchange.describe()),
+                name=f"{exchange.request.method} {exchange.request.path} -> {exchange.status}",
+                attachment_type=allure.attachment_type.TEXT,
+            )
+        self.exchange = exchange
+        return exchange
+
+    def expect(self, check: Callable[[Exchange], str | None]) -> Exchange:
+        """Re-send the scenario's request until `check` holds for the required consecutive attempts."""
+        self.exchange = eventually(self.send, _redacted(check), self.settings)
+        return self.exchange
+
+    def eventually(self, attempt: Callable[[], Any], check: Callable[[Any], str | None]) -> Any:
+        return eventually(attempt, _redacted(check), self.settings)
+
+
+def _redacted(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    """Failure messages quote what was received; a key in them is replaced before anyone sees it."""
+
+    def wrapped(value: Any) -> str | None:
+        problem = check(value)
+        return REDACTOR.redact(problem) if problem else None
+
+    return wrapped
+
+
+def _register_presented(value: str) -> None:
+    """A presented credential known only by its hash (agentgateway keyHash) is registered as a key."""
+    for candidate in {value, value.partition(" ")[2]}:
+        if candidate:
+            REDACTOR.add_if_hashed_key(candidate)
+
+
+@pytest.fixture
+def scenario_context(request: pytest.FixtureRequest, conformance_target: Target) -> Iterator[ScenarioContext]:
+    harness = request.config.stash[_harness_key()]
+    meta = harness.meta.get(request.node.nodeid)
+    profile = PROFILES[meta[0]] if meta else PROFILES["kgateway"]
+    settings = harness.options.consistency
+    if conformance_target.applies_synchronously and settings.interval_between_matches is None:
+        settings = replace(settings, interval_between_matches=0.0)
+    context = ScenarioContext(conformance_target, profile, settings)
+    try:
+        yield context
+    finally:
+        context.session.close()
+        conformance_target.reset()  # also after a failure: the next scenario starts clean
+
+
+def _harness_key() -> pytest.StashKey[Any]:
+    from conformance.plugin import HARNESS_KEY
+
+    return HARNESS_KEY
