@@ -98,9 +98,13 @@ class Exchange:
 
 def send(session: requests.Session, base_url: str, spec: RequestSpec, timeout: float = 10.0) -> Exchange:
     url = base_url + spec.target()
-    response = session.request(
-        spec.method, url, headers=dict(spec.header_list()), timeout=timeout, allow_redirects=False
-    )
+    try:
+        response = session.request(
+            spec.method, url, headers=dict(spec.header_list()), timeout=timeout, allow_redirects=False
+        )
+    except requests.RequestException as error:
+        # A gateway that is restarting or reconfiguring listeners: "not yet", for the consistency loop.
+        return Exchange(spec, url, 0, {}, f"no response: {type(error).__name__}")
     return Exchange(
         request=spec,
         url=url,

@@ -177,11 +177,11 @@ class Harness:
             result.message = REDACTOR.redact(_short_failure(report))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        divergences = getattr(self.target, "known_divergences", None) if self.target else None
         self.stop_target()
         if not self.meta:
             return
         options = self.options
-        divergences = getattr(self.target, "known_divergences", None) if self.target else None
         report = build_report(
             list(self.results.values()),
             target=options.target,

@@ -6,9 +6,9 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
 
 class HttpbinServer:
@@ -23,6 +23,8 @@ class HttpbinServer:
         self.port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._socket: socket.socket | None = None
+        # gunicorn's stderr goes to a file: a pipe nobody reads could fill up and block it.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as this server
 
     @property
     def url(self) -> str:
@@ -66,8 +68,7 @@ class HttpbinServer:
             pass_fds=(sock.fileno(),),
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            cwd=str(Path.cwd()),
+            stderr=self._log,
         )
         self._wait_ready(timeout)
         return self.url
@@ -76,7 +77,8 @@ class HttpbinServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
-                err = self._process.stderr.read().decode("utf-8", "replace") if self._process.stderr else ""
+                self._log.seek(0)
+                err = self._log.read().decode("utf-8", "replace")
                 raise RuntimeError(f"httpbin (gunicorn) exited with code {self._process.returncode}: {err[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/status/200", timeout=1) as response:
@@ -95,8 +97,6 @@ class HttpbinServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait(5)
-            if self._process.stderr:
-                self._process.stderr.close()
             self._process = None
         if self._socket is not None:
             self._socket.close()

@@ -95,7 +95,8 @@ class KubeApi:
                 force_conflicts=True,
             )
         except ApiException as error:
-            raise ValueError(f"{ref.label} rejected: {redact(api_message(error), [manifest])}") from None
+            label = ObjectRef(ref.api_version, ref.kind, namespace, ref.name).label
+            raise ValueError(f"{label} rejected: {redact(api_message(error), [manifest])}") from None
 
     def get(self, ref: ObjectRef) -> dict[str, Any] | None:
         resource = self._resource(ref.api_version, ref.kind)

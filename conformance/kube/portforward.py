@@ -46,7 +46,7 @@ class PortForward:
             except queue.Empty:
                 self.stop()
                 raise RuntimeError(
-                    f"`{shlex.join(self.argv)}` printed no forwarding port within {self._start_timeout:.0f} s"
+                    f"`{shlex.join(self.argv)}` printed no forwarding port within {self._start_timeout:g} s"
                 ) from None
             if line is None:
                 self.stop()

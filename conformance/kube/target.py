@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 import tempfile
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,13 +31,23 @@ from conformance.kube.recipes import (
 )
 from conformance.targets.base import PolicyCondition, Target
 
-log = logging.getLogger(__name__)
-
 #: Where a policy kind lives when the scenario asks about one it did not apply through this target.
 POLICY_API_VERSIONS = {
     "TrafficPolicy": "gateway.kgateway.dev/v1alpha1",
     "AgentgatewayPolicy": "agentgateway.dev/v1alpha1",
 }
+#: apiVersions for steps that name an object only by kind, namespace and name.
+KNOWN_API_VERSIONS = {
+    **POLICY_API_VERSIONS,
+    "Secret": "v1",
+    "ConfigMap": "v1",
+    "Namespace": "v1",
+    "Gateway": "gateway.networking.k8s.io/v1",
+    "HTTPRoute": "gateway.networking.k8s.io/v1",
+    "ReferenceGrant": "gateway.networking.k8s.io/v1beta1",
+}
+#: kubectl's copy of the last client-side apply; restoring it would claim ownership of an old snapshot.
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 #: How long reset waits for namespaces it created to finish terminating.
 NAMESPACE_DELETE_TIMEOUT = 180.0
 VERSION_OPTIONS = ("gateway_api_version", "kgateway_version", "agentgateway_version")
@@ -88,7 +98,9 @@ class KubeTarget(Target):
         self._which = which
         self._api: Api | None = None
         self.access = KubeAccess()
-        self._applied: dict[ObjectRef, None] = {}  # insertion-ordered set
+        self._applied: dict[ObjectRef, None] = {}  # created by this run; insertion-ordered set
+        self._originals: dict[ObjectRef, dict[str, Any]] = {}  # existed before; restored on reset
+        self._gateway_ports: dict[ObjectRef, tuple[int, ...]] = {}  # listeners of Gateways scenarios applied
         self._created_namespaces: dict[str, None] = {}
         self._forwards: dict[int, PortForward] = {}
 
@@ -102,9 +114,14 @@ class KubeTarget(Target):
         """Undo what _prepare did, if anything."""
 
     def start(self) -> None:
-        self.access = self._prepare()
-        self._api = self._api_factory(self.access, str(self.work_dir / "discovery-cache.json"))
-        self._check_gateways()
+        try:
+            self.access = self._prepare()
+            cache = self.work_dir / f"discovery-{self.access.context or 'default'}.json"  # one per cluster
+            self._api = self._api_factory(self.access, str(cache))
+            self._check_gateways()
+        except BaseException:
+            self.close()  # e.g. delete a kind cluster this run created before the install failed
+            raise
 
     def close(self) -> None:
         try:
@@ -148,12 +165,41 @@ class KubeTarget(Target):
 
     # -- resources --------------------------------------------------------------------------------------
 
+    def _ref(self, manifest: Mapping[str, Any]) -> ObjectRef:
+        """The object a manifest names, with a namespaced kind's namespace defaulted and a missing apiVersion
+        (a step that deletes "the TrafficPolicy ns/name") taken from what was applied or the known kinds."""
+        meta = manifest.get("metadata") or {}
+        kind, name, namespace = manifest.get("kind"), meta.get("name"), meta.get("namespace")
+        api_version = manifest.get("apiVersion") or next(
+            (
+                r.api_version
+                for r in self._tracked()
+                if (r.kind, r.name) == (kind, name) and namespace in (None, r.namespace)
+            ),
+            KNOWN_API_VERSIONS.get(str(kind)),
+        )
+        ref = ObjectRef.from_manifest({**manifest, "apiVersion": api_version})
+        namespaced = self.api.is_namespaced(ref.api_version, ref.kind)
+        return replace(ref, namespace=(ref.namespace or "default") if namespaced else None)
+
+    def _tracked(self) -> list[ObjectRef]:
+        return [*self._applied, *self._originals]
+
     def apply(self, manifests: list[dict[str, Any]]) -> None:
         for manifest in manifests:
-            ref = ObjectRef.from_manifest(manifest)
-            if self.api.is_namespaced(ref.api_version, ref.kind):
-                self._ensure_namespace(ref.namespace or "default")
-            self._applied[ref] = None  # before applying, so a half-applied object is still cleaned up
+            ref = self._ref(manifest)
+            if ref.namespace:
+                self._ensure_namespace(ref.namespace)
+            if ref not in self._applied and ref not in self._originals:
+                # An object that was there before (the installed Gateway a scenario extends with a listener)
+                # is put back as it was on reset, never deleted; anything new is deleted.
+                current = self.api.get(ref)
+                if current is None:
+                    self._applied[ref] = None  # before applying: a half-applied object is still cleaned up
+                else:
+                    self._originals[ref] = restorable(current)
+            if ref.kind == "Gateway":
+                self._gateway_ports[ref] = listener_ports(manifest)
             self.api.apply(manifest)
 
     def _ensure_namespace(self, name: str) -> None:
@@ -164,13 +210,13 @@ class KubeTarget(Target):
 
     def delete(self, manifests: list[dict[str, Any]]) -> None:
         for manifest in reversed(manifests):
-            ref = ObjectRef.from_manifest(manifest)
+            ref = self._ref(manifest)
             self.api.delete(ref)
-            self._applied.pop(ref, None)
+            self._applied.pop(ref, None)  # an original stays recorded, so reset recreates it
 
     def reset(self) -> None:
-        """Delete, newest first, everything applied since start, then the namespaces created for it; every
-        deletion is attempted even when one fails."""
+        """Delete, newest first, everything created since start, put back what existed before, then delete
+        the namespaces created for it; every step is attempted even when one fails."""
         failures: list[str] = []
         for ref in reversed(list(self._applied)):
             try:
@@ -178,6 +224,15 @@ class KubeTarget(Target):
             except Exception as error:
                 failures.append(str(error))
         self._applied.clear()
+        for ref, original in self._originals.items():
+            try:
+                self.api.apply(original)
+            except Exception as error:
+                failures.append(f"could not restore {ref.label}: {error}")
+        self._originals.clear()
+        self._gateway_ports.clear()
+        for port in [p for p in self._forwards if p not in self._installed_ports()]:
+            self._forwards.pop(port).stop()  # a listener the scenario added is gone again
         namespaces = [ObjectRef("v1", "Namespace", None, name) for name in self._created_namespaces]
         for ref in namespaces:
             try:
@@ -198,7 +253,7 @@ class KubeTarget(Target):
 
     def policy_condition(self, kind: str, namespace: str, name: str) -> PolicyCondition | None:
         api_version = next(
-            (r.api_version for r in self._applied if (r.kind, r.namespace, r.name) == (kind, namespace, name)),
+            (r.api_version for r in self._tracked() if (r.kind, r.namespace, r.name) == (kind, namespace, name)),
             POLICY_API_VERSIONS.get(kind),
         )
         if api_version is None:
@@ -225,18 +280,44 @@ class KubeTarget(Target):
     def _kubectl(self) -> str:
         return tool_path("kubectl", self._which)
 
-    def _start_forward(self, listener_port: int) -> PortForward:
+    def _installed_ports(self) -> set[int]:
+        return {port for impl in self._selected() for port in impl.gateway.listener_ports}
+
+    def _listener_owner(self, listener_port: int) -> tuple[str, str] | None:
+        """(namespace, Gateway) serving the port: a Gateway the scenario applied, else an installed one."""
+        for ref, ports in reversed(self._gateway_ports.items()):
+            if listener_port in ports and ref.namespace:
+                return ref.namespace, ref.name
         for impl in self._selected():
             if listener_port in impl.gateway.listener_ports:
-                gateway = impl.gateway
-                argv = port_forward_argv(
-                    kubectl_base(self._kubectl(), self.access), gateway.namespace, gateway.service, listener_port
-                )
-                forward = self._port_forward(argv)
-                forward.start()
-                return forward
-        known = sorted({p for impl in self._selected() for p in impl.gateway.listener_ports})
-        raise ValueError(
-            f"no Gateway listener on port {listener_port} for {', '.join(self.implementations)} "
-            f"(listeners: {', '.join(map(str, known))}); pass --target-option gateway_url_{listener_port}=URL"
-        )
+                return impl.gateway.namespace, impl.gateway.service
+        return None
+
+    def _start_forward(self, listener_port: int) -> PortForward:
+        owner = self._listener_owner(listener_port)
+        if owner is None:
+            known = sorted(self._installed_ports() | {p for ports in self._gateway_ports.values() for p in ports})
+            raise ValueError(
+                f"no Gateway listener on port {listener_port} for {', '.join(self.implementations)} "
+                f"(listeners: {', '.join(map(str, known))}); pass --target-option gateway_url_{listener_port}=URL"
+            )
+        namespace, service = owner  # the controllers name the Gateway's Service after the Gateway
+        argv = port_forward_argv(kubectl_base(self._kubectl(), self.access), namespace, service, listener_port)
+        forward = self._port_forward(argv)
+        forward.start()
+        return forward
+
+
+def listener_ports(gateway: Mapping[str, Any]) -> tuple[int, ...]:
+    return tuple(int(listener["port"]) for listener in (gateway.get("spec") or {}).get("listeners") or [])
+
+
+def restorable(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """An object as read back, reduced to what can be applied again to restore it."""
+    meta = obj.get("metadata") or {}
+    kept_meta: dict[str, Any] = {key: meta[key] for key in ("name", "namespace", "labels") if meta.get(key)}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
+    if annotations:
+        kept_meta["annotations"] = annotations
+    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata", "status")}
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": kept_meta, **body}

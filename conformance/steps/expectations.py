@@ -159,3 +159,18 @@ def policy_condition_message(
     scenario_context.eventually(
         lambda: target.policy_condition(kind, namespace, name), _condition_check(status, reason, text)
     )
+
+
+@then(parsers.parse('the {kind} "{namespace}/{name}" condition message does not contain "{text}"'))
+def policy_condition_message_excludes(
+    scenario_context: ScenarioContext, kind: str, namespace: str, name: str, text: str
+) -> None:
+    target = scenario_context.target
+
+    def check(condition: PolicyCondition | None) -> str | None:
+        if condition is None:
+            return "the policy has no Accepted condition yet"
+        # The text itself is never quoted back: it is usually a key.
+        return None if text not in condition.message else "the condition message contains the given text"
+
+    scenario_context.eventually(lambda: target.policy_condition(kind, namespace, name), check)

@@ -9,8 +9,9 @@ from typing import Any
 from reference_impl.resources import Gateway, HTTPRoute
 from reference_impl.resources.gateway_api import Listener, RouteRule
 
-# Levels, least to most specific. kgateway and agentgateway agree on this order.
-GATEWAY, LISTENER, ROUTE, RULE = range(4)
+# Levels, least to most specific. kgateway and agentgateway agree on this order. kgateway ranks a rule's
+# ExtensionRef filter above a targetRef to the same rule (its route plugins run ExtensionRefs first).
+GATEWAY, LISTENER, ROUTE, RULE, EXTENSION_REF = range(5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ def level_of(
         and policy.namespace == route.metadata.namespace
         and policy.name in extension_refs
     ):
-        return RULE
+        return EXTENSION_REF
     for kind, name, section in policy.target_refs:
         level = None
         if kind == "Gateway" and policy.namespace == gateway.metadata.namespace and name == gateway.metadata.name:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -99,10 +99,17 @@ async def respond(send: Any, status: int, body: bytes, content_type: bytes = b"t
 class Gateway:
     """Reads the store's current snapshot on every request; never blocks on a change."""
 
-    def __init__(self, store: Store, proxy: Proxy | None = None, counters: Counters | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        proxy: Proxy | None = None,
+        counters: Counters | None = None,
+        deciders: Mapping[type, Callable[[Any, RequestParts], Allow | Deny]] | None = None,
+    ) -> None:
         self.store = store
         self.proxy = proxy or Proxy()
         self.counters = counters or Counters()
+        self.deciders = dict(deciders or DECIDERS)  # replaceable so a harness can inject a known fault
 
     def listener(self, port: int) -> ASGIApp:
         """The ASGI app for one Gateway listener port."""
@@ -142,7 +149,7 @@ class Gateway:
             elif isinstance(auth, Deny):
                 decision = auth
             else:
-                decision = DECIDERS[type(auth)](auth, parts)
+                decision = self.deciders[type(auth)](auth, parts)
             if isinstance(decision, Deny):
                 decision_name = decision.reason
                 if rule.policy and decision.reason != "invalid-policy":

@@ -121,13 +121,17 @@ class Proxy:
             raise UpstreamError(502, f"upstream protocol error: {type(error).__name__}") from None
 
         async with response:
-            response_headers = [(k.lower(), v) for k, v in response.raw_headers if k.lower() not in HOP_BY_HOP]
+            # Also drop the headers the upstream's Connection header names (RFC 9110 section 7.6.1).
+            response_headers = strip_hop_by_hop([(k.lower(), v) for k, v in response.raw_headers])
             await send({"type": "http.response.start", "status": response.status, "headers": response_headers})
             try:
                 async for chunk in response.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             except (TimeoutError, aiohttp.ClientError):
-                pass  # headers are gone already; end the body so the client sees a short read, not a hang
+                # Headers are gone already. Returning without ending the body makes the server close the
+                # connection, so the client sees a short read; ending it would make a truncated chunked body
+                # look complete (and a Content-Length body raise in the server).
+                return response.status
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return response.status
 

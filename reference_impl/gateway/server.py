@@ -39,6 +39,7 @@ def _uvicorn_server(app: Any) -> uvicorn.Server:
         http="httptools",
         lifespan="off",
         access_log=False,  # the gateway writes its own access log without query strings
+        proxy_headers=False,  # the gateway is the edge: a client's X-Forwarded-* must not replace the real peer
         log_level="warning",
         server_header=False,
         date_header=False,  # upstream responses carry their own Date; local replies add one
@@ -49,11 +50,18 @@ def _uvicorn_server(app: Any) -> uvicorn.Server:
 class GatewayServer:
     """The reference gateway serving a Store: listener ports map to local sockets, plus an admin socket."""
 
-    def __init__(self, store: Store, *, host: str = "127.0.0.1", proxy: Proxy | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        host: str = "127.0.0.1",
+        proxy: Proxy | None = None,
+        deciders: Mapping[type, Any] | None = None,
+    ) -> None:
         self.store = store
         self.host = host
         self.counters = Counters()
-        self.gateway = Gateway(store, proxy or Proxy(), self.counters)
+        self.gateway = Gateway(store, proxy or Proxy(), self.counters, deciders)
         self.admin = Admin(store, self.counters)
         self.ports: dict[int, int] = {}  # listener port -> local port
         self.admin_port: int | None = None

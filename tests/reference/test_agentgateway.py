@@ -1,0 +1,319 @@
+"""agentgateway apiKeyAuthentication: modes, locations, Secret / ConfigMap entries, status, attachment."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from conftest import (
+    AG_INVALID,
+    AG_MISSING,
+    ag_policy,
+    config_map,
+    decide,
+    gateway,
+    header_values,
+    make_store,
+    route,
+    rule,
+    secret,
+    target,
+)
+
+from reference_impl.auth import agentgateway
+from reference_impl.auth.decision import Allow, Deny, RequestParts
+from reference_impl.auth.keys import Identity, KeyIndex, digest
+
+GW = [target("Gateway", "gw")]
+
+
+def ag_store(*extra, **authentication):
+    authentication.setdefault("secretRef", {"name": "keys"})
+    return make_store(
+        secret("keys", alice="key-alice", bob="key-bob"),
+        gateway(cls="agentgateway"),
+        route(),
+        ag_policy(targets=GW, **authentication),
+        *extra,
+    )
+
+
+def status(store, name="ap"):
+    return store.status("AgentgatewayPolicy", "default", name)
+
+
+def assert_deny(decision, body):
+    assert isinstance(decision, Deny)
+    assert decision.status == 401
+    assert decision.body == body
+    assert decision.content_type == b"text/plain"
+    assert not any(k == b"www-authenticate" for k, _ in decision.extra_headers)
+
+
+# -- the mode table --------------------------------------------------------------------------------------------
+NO_KEY = ()
+INVALID = (("authorization", "Bearer wrong"),)
+VALID = (("authorization", "Bearer key-alice"),)
+
+TABLE = [
+    ("Strict", NO_KEY, AG_MISSING),
+    ("Strict", INVALID, AG_INVALID),
+    ("Strict", VALID, "removed"),
+    ("Optional", NO_KEY, "forwarded"),
+    ("Optional", INVALID, AG_INVALID),
+    ("Optional", VALID, "removed"),
+    ("Permissive", NO_KEY, "forwarded"),
+    ("Permissive", INVALID, "kept"),
+    ("Permissive", VALID, "removed"),
+]
+
+
+@pytest.mark.parametrize(("mode", "request_headers", "expected"), TABLE)
+def test_mode_table(mode, request_headers, expected):
+    store = ag_store(mode=mode)
+    decision = decide(store, *request_headers, ("x-other", "1"))
+    if isinstance(expected, bytes):
+        assert_deny(decision, expected)
+        return
+    assert isinstance(decision, Allow)
+    assert header_values(decision.headers, "x-other") == ["1"]
+    if expected == "removed":
+        assert decision.client == "alice"
+        assert header_values(decision.headers, "authorization") == []
+    elif expected == "kept":
+        assert decision.client is None
+        assert header_values(decision.headers, "authorization") == ["Bearer wrong"]
+    else:
+        assert decision.client is None
+        assert header_values(decision.headers, "authorization") == []
+
+
+def test_default_mode_is_strict():
+    store = ag_store()
+    assert_deny(decide(store), AG_MISSING)
+
+
+# -- locations ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["Bearer key-alice", "bearer key-alice", "BEARER key-alice", "bEaReR key-alice"])
+def test_default_location_prefix_case_insensitive(value):
+    assert decide(ag_store(), ("Authorization", value)).client == "alice"
+
+
+@pytest.mark.parametrize("value", ["Basic key-alice", "key-alice", "Bearerkey-alice", "Token key-alice"])
+def test_header_without_prefix_is_missing(value):
+    assert_deny(decide(ag_store(), ("authorization", value)), AG_MISSING)
+    # ... so Optional mode lets it through as anonymous, credential untouched
+    decision = decide(ag_store(mode="Optional"), ("authorization", value))
+    assert isinstance(decision, Allow) and decision.client is None
+    assert header_values(decision.headers, "authorization") == [value]
+
+
+def test_bearer_with_nothing_after_is_invalid():
+    assert_deny(decide(ag_store(), ("authorization", "Bearer ")), AG_INVALID)
+    assert_deny(decide(ag_store(mode="Optional"), ("authorization", "Bearer ")), AG_INVALID)
+
+
+def test_first_header_value_counts():
+    store = ag_store()
+    assert decide(store, ("authorization", "Bearer key-bob"), ("authorization", "Bearer x")).client == "bob"
+    assert_deny(decide(store, ("authorization", "Bearer x"), ("authorization", "Bearer key-bob")), AG_INVALID)
+
+
+def test_header_location_without_prefix_uses_whole_value():
+    store = ag_store(location={"header": {"name": "X-Api-Key"}})
+    assert decide(store, ("x-api-key", "key-bob")).client == "bob"
+    assert_deny(decide(store, ("x-api-key", "Bearer key-bob")), AG_INVALID)
+    decision = decide(store, ("x-api-key", "key-bob"), ("authorization", "Bearer key-alice"))
+    assert header_values(decision.headers, "x-api-key") == []
+    assert header_values(decision.headers, "authorization") == ["Bearer key-alice"]  # other places untouched
+
+
+def test_custom_prefix():
+    store = ag_store(location={"header": {"name": "x-auth", "prefix": "ApiKey "}})
+    assert decide(store, ("x-auth", "apikey key-bob")).client == "bob"
+    assert_deny(decide(store, ("x-auth", "Bearer key-bob")), AG_MISSING)
+
+
+def test_query_location_first_occurrence_and_removal():
+    store = ag_store(location={"queryParameter": {"name": "api_key"}})
+    decision = decide(store, query=b"a=1&api_key=key-alice&b=2&api_key=zzz")
+    assert decision.client == "alice"
+    assert decision.query_string == b"a=1&b=2"
+    assert_deny(decide(store, query=b"api_key=zzz&api_key=key-alice"), AG_INVALID)
+    assert_deny(decide(store, ("authorization", "Bearer key-alice")), AG_MISSING)
+
+
+def test_cookie_location_and_removal():
+    store = ag_store(location={"cookie": {"name": "token"}})
+    decision = decide(store, ("cookie", "x=1; token=key-bob; y=2"))
+    assert decision.client == "bob"
+    assert header_values(decision.headers, "cookie") == ["x=1; y=2"]
+    alone = decide(store, ("cookie", "token=key-bob"))
+    assert header_values(alone.headers, "cookie") == []
+    assert_deny(decide(store, ("cookie", "x=key-bob")), AG_MISSING)
+
+
+# -- entries -----------------------------------------------------------------------------------------------------
+def sha(key: str) -> str:
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def test_raw_values_are_trimmed():
+    store = make_store(
+        secret("keys", padded="  key-padded \n"),
+        gateway(cls="agentgateway"),
+        route(),
+        ag_policy(targets=GW, secretRef={"name": "keys"}),
+    )
+    assert decide(store, ("authorization", "Bearer key-padded")).client == "padded"
+
+
+def test_json_entries_with_metadata_and_key_hash():
+    store = make_store(
+        secret(
+            "keys",
+            plain=json.dumps({"key": "key-plain", "metadata": {"name": "Plain Co", "tier": 2}}),
+            hashed=json.dumps({"keyHash": sha("key-hashed"), "metadata": {"name": "Hashed Co"}}),
+            upper=json.dumps({"keyHash": sha("key-upper").upper().replace("SHA256:", "sha256:")}),
+        ),
+        gateway(cls="agentgateway"),
+        route(),
+        ag_policy(targets=GW, secretRef={"name": "keys"}),
+    )
+    assert status(store).reason == "Valid"
+    plain = decide(store, ("authorization", "Bearer key-plain"))
+    assert plain.client == "plain" and plain.metadata == {"name": "Plain Co", "tier": 2}
+    hashed = decide(store, ("authorization", "Bearer key-hashed"))
+    assert hashed.client == "hashed" and hashed.metadata == {"name": "Hashed Co"}
+    assert decide(store, ("authorization", "Bearer key-upper")).client == "upper"
+    # the hash itself is not a key
+    assert_deny(decide(store, ("authorization", "Bearer " + sha("key-hashed"))), AG_INVALID)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "empty value"),
+        ("   \n", "empty value"),
+        ('{"key": "a", "keyHash": "' + "sha256:" + "0" * 64 + '"}', "exactly one of key or keyHash must be set"),
+        ('{"metadata": {}}', "exactly one of key or keyHash must be set"),
+        ('{"keyHash": "md5:abc"}', "keyHash must use the sha256:<hex> format"),
+        ('{"keyHash": "sha256:abc"}', "keyHash must use the sha256:<hex> format"),
+        ("{not json", "not valid JSON"),
+    ],
+)
+def test_bad_entries_are_dropped_partially_valid(value, message):
+    store = make_store(
+        secret("keys", bad=value, good="key-good"),
+        gateway(cls="agentgateway"),
+        route(),
+        ag_policy(targets=GW, secretRef={"name": "keys"}),
+    )
+    condition = status(store)
+    assert (condition.type, condition.status, condition.reason) == ("Accepted", "True", "PartiallyValid")
+    assert condition.message.startswith("secret default/keys contains invalid key bad: ")
+    assert message in condition.message
+    assert decide(store, ("authorization", "Bearer key-good")).client == "good"
+
+
+def test_empty_value_exact_message():
+    store = ag_store(secret("empties", e=""), secretRef={"name": "empties"})
+    assert status(store).message == "secret default/empties contains invalid key e: empty value"
+
+
+def test_config_map_hash_only():
+    store = make_store(
+        config_map(
+            "hashes",
+            labels={"keys": "yes"},
+            ok=json.dumps({"keyHash": sha("key-cm"), "metadata": {"name": "cm"}}),
+            raw="key-raw",
+            rawjson=json.dumps({"key": "key-rawjson"}),
+        ),
+        gateway(cls="agentgateway"),
+        route(),
+        ag_policy(targets=GW, configMapSelector={"matchLabels": {"keys": "yes"}}),
+    )
+    condition = status(store)
+    assert condition.reason == "PartiallyValid"
+    rule_text = "keys sourced from a ConfigMap must use keyHash, not a raw key, since ConfigMaps are not confidential"
+    assert f"configmap default/hashes contains invalid key raw: {rule_text}" in condition.message
+    assert f"configmap default/hashes contains invalid key rawjson: {rule_text}" in condition.message
+    assert "key-raw" not in condition.message
+    assert decide(store, ("authorization", "Bearer key-cm")).metadata == {"name": "cm"}
+    assert_deny(decide(store, ("authorization", "Bearer key-raw")), AG_INVALID)
+    assert_deny(decide(store, ("authorization", "Bearer key-rawjson")), AG_INVALID)
+
+
+def test_secret_selector_same_namespace_only():
+    store = make_store(
+        secret("a", labels={"k": "v"}, a="key-a"),
+        secret("b", labels={"k": "v"}, b="key-b"),
+        secret("c", namespace="other", labels={"k": "v"}, c="key-c"),
+        gateway(cls="agentgateway"),
+        route(),
+        ag_policy(targets=GW, secretSelector={"matchLabels": {"k": "v"}}),
+    )
+    assert decide(store, ("authorization", "Bearer key-a")).client == "a"
+    assert decide(store, ("authorization", "Bearer key-b")).client == "b"
+    assert_deny(decide(store, ("authorization", "Bearer key-c")), AG_INVALID)
+
+
+def test_missing_secret_fails_closed_in_strict():
+    store = ag_store(secretRef={"name": "absent"})
+    condition = status(store)
+    assert "absent" in condition.message and "not found" in condition.message
+    assert_deny(decide(store, ("authorization", "Bearer key-alice")), AG_INVALID)
+    assert_deny(decide(store), AG_MISSING)
+    # Optional still lets anonymous requests through but has no valid key either
+    optional = ag_store(secretRef={"name": "absent"}, mode="Optional")
+    assert isinstance(decide(optional), Allow)
+    assert_deny(decide(optional, ("authorization", "Bearer key-alice")), AG_INVALID)
+
+
+def test_status_messages_never_contain_keys():
+    store = make_store(
+        secret("keys", good="VerySecretGood123", badjson='{"key": "VerySecretBad456", "oops": 1}'),
+        gateway(cls="agentgateway"),
+        route(),
+        ag_policy(targets=GW, secretRef={"name": "keys"}),
+    )
+    condition = status(store)
+    assert condition.reason == "PartiallyValid"
+    assert "VerySecret" not in condition.message
+
+
+# -- attachment ------------------------------------------------------------------------------------------------------
+def test_more_precise_target_wins():
+    store = make_store(
+        secret("gw-keys", g="gw-key"),
+        secret("rule-keys", ru="rule-key"),
+        gateway(cls="agentgateway"),
+        route(rules=[rule(name="a", path="/a"), rule(name="b", path="/b")]),
+        ag_policy("gw-pol", targets=GW, secretRef={"name": "gw-keys"}),
+        ag_policy(
+            "rule-pol", targets=[target("HTTPRoute", "r", "a")], secretRef={"name": "rule-keys"}, mode="Optional"
+        ),
+    )
+    assert decide(store, ("authorization", "Bearer rule-key"), path="/a").client == "ru"
+    assert_deny(decide(store, ("authorization", "Bearer gw-key"), path="/a"), AG_INVALID)
+    assert isinstance(decide(store, path="/a"), Allow)  # the rule policy's Optional mode, whole
+    assert decide(store, ("authorization", "Bearer gw-key"), path="/b").client == "g"
+    assert_deny(decide(store, path="/b"), AG_MISSING)
+
+
+# -- the decision function on its own ---------------------------------------------------------------------------------
+def test_decide_pure_function():
+    auth = agentgateway.AgentgatewayAuth(
+        mode="Strict",
+        location=agentgateway.DEFAULT_LOCATION,
+        keys=KeyIndex({digest("k1"): Identity("Secret default/s", "entry", {"name": "n"})}),
+        policy="default/p",
+    )
+    request = RequestParts([(b"authorization", b"bearer k1"), (b"accept", b"*/*")], b"q=1")
+    decision = agentgateway.decide(auth, request)
+    assert isinstance(decision, Allow)
+    assert (decision.client, decision.metadata) == ("entry", {"name": "n"})
+    assert decision.headers == [(b"accept", b"*/*")]
+    assert decision.query_string == b"q=1"

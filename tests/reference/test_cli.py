@@ -1,0 +1,266 @@
+"""`apikey-gateway` as a real subprocess: serve + watch (key rotation without restart), keygen, validate."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, GUIDE_KEY, KG_401, ROOT, fetch
+
+from reference_impl.resources import ConfigMap, Secret, load_manifests
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reference_impl.cli", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=timeout,
+        check=False,
+    )
+
+
+class Running:
+    """A `serve` subprocess whose stderr is collected line by line in a thread."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "reference_impl.cli", "serve", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                found = re.search(pattern, line)
+                if found:
+                    return found
+            if self.process.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"no stderr line matching {pattern!r}; got:\n" + "\n".join(self.lines))
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._reader.join(5)
+        return self.process.returncode
+
+
+def eventually(check, timeout: float = 10, consecutive: int = 3) -> None:
+    """Conformance-style: the expectation holds `consecutive` times in a row, polled every 100 ms."""
+    deadline = time.monotonic() + timeout
+    streak = 0
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        streak = streak + 1 if last is True else 0
+        if streak >= consecutive:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"expectation not met within {timeout}s; last result: {last!r}")
+
+
+@pytest.fixture
+def kgateway_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "manifests"
+    shutil.copytree(EXAMPLES / "kgateway", folder)
+    return folder
+
+
+@pytest.fixture
+def serving(kgateway_folder: Path) -> Iterator[tuple[Running, str, Path]]:
+    running = Running(str(kgateway_folder), "--httpbin", "--listen", "0:8080", "--admin-port", "0")
+    try:
+        port = running.wait_for(r"listener port 8080 on http://127\.0\.0\.1:(\d+)").group(1)
+        yield running, f"http://127.0.0.1:{port}", kgateway_folder
+    finally:
+        assert running.stop() == 0, "\n".join(running.lines)
+
+
+SECRET_TEMPLATE = """apiVersion: v1
+kind: Secret
+metadata:
+  name: apikey
+  namespace: kgateway-system
+stringData:
+  api-key: {key}
+"""
+
+
+def status_with(base: str, key: str | None) -> int:
+    headers = {"api-key": f"Bearer {key}"} if key else None
+    return fetch(base, "/headers", headers=headers).status
+
+
+def test_serve_guide_flow_rotation_and_broken_edit(serving):
+    running, base, folder = serving
+
+    denied = fetch(base, "/headers")
+    assert (denied.status, denied.body) == (401, KG_401)
+    allowed = fetch(base, "/headers", headers={"api-key": f"Bearer {GUIDE_KEY}"})
+    assert allowed.status == 200
+    assert "api-key" not in {k.lower() for k in allowed.json()["headers"]}
+
+    # rotate the key by editing the Secret file while the server runs
+    new_key = "rotated-key-0123456789abcdef"
+    (folder / "secret.yaml").write_text(SECRET_TEMPLATE.format(key=new_key), encoding="utf-8")
+    eventually(lambda: status_with(base, new_key) == 200 and status_with(base, GUIDE_KEY) == 401)
+
+    # a broken edit keeps the last good version serving, and the error names the file
+    (folder / "secret.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: apikey\n", encoding="utf-8")
+    running.wait_for(r"secret\.yaml.*not valid YAML|not valid YAML.*secret\.yaml")
+    eventually(lambda: status_with(base, new_key) == 200 and status_with(base, GUIDE_KEY) == 401)
+
+    # a manifest that parses but breaks a CRD rule is also refused, naming the file and field
+    (folder / "traffic-policy.yaml").write_text(
+        (EXAMPLES / "kgateway" / "traffic-policy.yaml").read_text() + "    disable: {}\n", encoding="utf-8"
+    )
+    running.wait_for(r"traffic-policy\.yaml.*spec\.apiKeyAuth.*exactly one of")
+    assert status_with(base, None) == 401
+
+    assert GUIDE_KEY not in "\n".join(running.lines)
+    assert new_key not in "\n".join(running.lines)
+
+
+def test_serve_agentgateway_example(tmp_path):
+    folder = tmp_path / "ag"
+    shutil.copytree(EXAMPLES / "agentgateway", folder)
+    running = Running(str(folder), "--httpbin", "--listen", "0:80", "--admin-port", "-1", "--no-watch")
+    try:
+        port = running.wait_for(r"listener port 80 on http://127\.0\.0\.1:(\d+)").group(1)
+        base = f"http://127.0.0.1:{port}"
+        assert fetch(base, "/headers").body == b"api key authentication failure: no API Key found"
+        assert fetch(base, "/headers", headers={"Authorization": "Bearer x"}).body == (
+            b"api key authentication failure: invalid credentials"
+        )
+        reply = fetch(base, "/headers", headers={"Authorization": f"Bearer {GUIDE_KEY}"})
+        assert reply.status == 200
+        assert "authorization" not in {k.lower() for k in reply.json()["headers"]}
+    finally:
+        assert running.stop() == 0, "\n".join(running.lines)
+
+
+def test_serve_missing_folder_is_a_clear_error(tmp_path):
+    result = cli("serve", str(tmp_path / "absent"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
+
+
+# -- keygen -------------------------------------------------------------------------------------------------------
+def test_keygen_output_validates_and_keys_are_strong():
+    result = cli("keygen", "alice", "bob", "carol", "--name", "team-keys", "--namespace", "apps",
+                 "--label", "app=httpbin", "--hashed-configmap")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    resources = load_manifests(result.stdout)
+    secret = next(r for r in resources if isinstance(r, Secret))
+    config_map = next(r for r in resources if isinstance(r, ConfigMap))
+    assert (secret.metadata.name, secret.metadata.namespace) == ("team-keys", "apps")
+    assert secret.metadata.labels == {"app": "httpbin"}
+    keys = secret.entries()
+    assert sorted(keys) == ["alice", "bob", "carol"]
+    assert len(set(keys.values())) == 3
+    for key in keys.values():
+        assert re.fullmatch(r"[A-Za-z0-9_-]{43,}", key)  # 32 random bytes, URL-safe base64
+    assert sorted(config_map.entries()) == ["alice", "bob", "carol"]
+    assert all(key not in result.stdout.split("kind: ConfigMap")[1] for key in keys.values())
+
+    again = load_manifests(cli("keygen", "alice", "bob", "carol").stdout)[0].entries()
+    assert not set(again.values()) & set(keys.values())
+
+
+def test_keygen_keys_work_in_both_dialects():
+    from conftest import ag_policy, config_map, decide, gateway, make_store, route, target, traffic_policy
+
+    resources = load_manifests(cli("keygen", "alice", "--name", "k", "--hashed-configmap").stdout)
+    secret, hashes = resources
+    key = secret.entries()["alice"]
+    kg = make_store(gateway(), route(), traffic_policy(targets=[target("Gateway", "gw")], secretRef={"name": "k"}))
+    kg.apply([secret])
+    assert decide(kg, ("api-key", key)).client == "alice"
+    ag = make_store(
+        gateway(cls="agentgateway"),
+        route(),
+        config_map("k", labels={"x": "y"}, **hashes.entries()),
+        ag_policy(targets=[target("Gateway", "gw")], configMapSelector={"matchLabels": {"x": "y"}}),
+    )
+    assert ag.status("AgentgatewayPolicy", "default", "ap").reason == "Valid"
+    assert decide(ag, ("authorization", f"Bearer {key}")).client == "alice"
+
+
+def test_keygen_output_file_is_private(tmp_path):
+    out = tmp_path / "keys.yaml"
+    result = cli("keygen", "alice", "--output", str(out))
+    assert result.returncode == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    key = load_manifests(out.read_text())[0].entries()["alice"]
+    assert key not in result.stderr and key not in result.stdout
+
+
+def test_keygen_refuses_weak_or_duplicate():
+    assert cli("keygen", "a", "--bytes", "8").returncode != 0
+    assert cli("keygen", "a", "a").returncode != 0
+
+
+# -- validate -----------------------------------------------------------------------------------------------------
+def test_validate_examples_ok():
+    result = cli("validate", str(EXAMPLES / "kgateway"), str(EXAMPLES / "agentgateway"))
+    assert result.returncode == 0, result.stderr
+    assert "valid resource" in result.stdout
+
+
+def test_validate_bad_file_names_the_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: gateway.kgateway.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p}\n"
+        "spec:\n  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]\n"
+        "  apiKeyAuth:\n    secretRef: {name: k}\n    keySources: [{}]\n",
+        encoding="utf-8",
+    )
+    good = tmp_path / "good.yaml"
+    good.write_text((EXAMPLES / "kgateway" / "secret.yaml").read_text(), encoding="utf-8")
+    result = cli("validate", str(good), str(bad))
+    assert result.returncode != 0
+    assert "bad.yaml" in result.stderr
+    assert "spec.apiKeyAuth.keySources[0]" in result.stderr
+    assert "at least one of the fields in [header query cookie] must be set" in result.stderr
+    assert "good.yaml: 1 valid resource" in result.stdout
+
+
+def test_validate_never_prints_secret_values(tmp_path):
+    bad = tmp_path / "secret.yaml"
+    bad.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {k: 'Sup3rSecret!!'}\n")
+    result = cli("validate", str(bad))
+    assert result.returncode != 0
+    assert "Sup3rSecret" not in result.stderr + result.stdout
+    assert "data" in result.stderr
