@@ -43,10 +43,10 @@ class Redactor:
                         continue
                     self.add_literal(str(encoded))
             for value in values:
-                if manifest["kind"] == "Secret":
-                    self.add(value)
                 if value.strip().startswith("{"):
                     self._add_json_entry(value)
+                else:
+                    self.add(value)  # a raw key, even one wrongly kept in a ConfigMap
 
     def _add_json_entry(self, value: str) -> None:
         try:
