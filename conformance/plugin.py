@@ -49,8 +49,23 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: scenario of the {profile.description} profile")
     for feature, text in FEATURES.items():
         config.addinivalue_line("markers", f"{feature}: {text}")
+    _check_allure_rootdir(config)
     config.stash[HARNESS_KEY] = Harness(config)
     config.pluginmanager.register(config.stash[HARNESS_KEY], "apikey-conformance-harness")
+
+
+def _check_allure_rootdir(config: pytest.Config) -> None:
+    """allure-pytest-bdd names results by the feature file's path under the rootdir: fail early and clearly."""
+    if not getattr(config.option, "allure_report_dir", None):
+        return
+    from conformance.suite import features_dir
+
+    features = features_dir().resolve()
+    if not features.is_relative_to(Path(config.rootpath).resolve()):
+        raise pytest.UsageError(
+            f"--alluredir needs the scenarios ({features}) under pytest's rootdir ({config.rootpath}): "
+            f"run `apikey-conformance`, or add --rootdir {features.parent}"
+        )
 
 
 def scenario_meta(item: pytest.Item) -> tuple[str, str, str] | None:

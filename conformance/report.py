@@ -78,6 +78,16 @@ def build_report(
     }
     for name in profiles:
         profile = PROFILES[name]
+        if not supported.get(name):
+            report["profiles"].append(
+                {
+                    "name": name,
+                    "description": profile.description,
+                    "result": "not-supported",
+                    "summary": f"{target} does not implement this profile; its scenarios were not run",
+                }
+            )
+            continue
         own = [r for r in results if r.profile == name]
         core = [r for r in own if r.feature in profile.core]
         extended = [r for r in own if r.feature in profile.extended]

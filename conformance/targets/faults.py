@@ -25,10 +25,12 @@ def _ignore_forward_credential(auth: kgateway.KgatewayAuth, request: RequestPart
 def _later_source_rescues(auth: kgateway.KgatewayAuth, request: RequestParts) -> Allow | Deny:
     # Tries every source until one holds a valid key, instead of letting the first present one decide.
     for source in auth.sources:
-        narrowed = dataclasses.replace(auth, sources=(source,))
-        decision = kgateway.decide(narrowed, request)
+        decision = kgateway.decide(dataclasses.replace(auth, sources=(source,), forward_credential=True), request)
         if isinstance(decision, Allow):
-            return decision
+            if auth.forward_credential:
+                return decision
+            headers, query_string = kgateway.hide(auth.sources, decision.headers, decision.query_string)
+            return dataclasses.replace(decision, headers=headers, query_string=query_string)
     return kgateway.decide(auth, request)
 
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 
 import pytest
-from conftest import (
+from refsupport import (
     AG_INVALID,
     AG_MISSING,
     ag_policy,

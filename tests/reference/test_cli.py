@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, GUIDE_KEY, KG_401, ROOT, fetch
+from refsupport import EXAMPLES, GUIDE_KEY, KG_401, ROOT, fetch
 
 from reference_impl.resources import ConfigMap, Secret, load_manifests
 
@@ -200,7 +200,7 @@ def test_keygen_output_validates_and_keys_are_strong():
 
 
 def test_keygen_keys_work_in_both_dialects():
-    from conftest import ag_policy, config_map, decide, gateway, make_store, route, target, traffic_policy
+    from refsupport import ag_policy, config_map, decide, gateway, make_store, route, target, traffic_policy
 
     resources = load_manifests(cli("keygen", "alice", "--name", "k", "--hashed-configmap").stdout)
     secret, hashes = resources

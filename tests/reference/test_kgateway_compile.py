@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from conftest import (
+from refsupport import (
     KG_401,
     KG_500,
     decide,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import (
+from refsupport import (
     KG_401,
     decide,
     gateway,

@@ -8,7 +8,7 @@ import logging
 import time
 
 import pytest
-from conftest import AG_INVALID, GUIDE_KEY, KG_401, MULTI_KEYS, fetch, parse_manifest, secret, target, traffic_policy
+from refsupport import AG_INVALID, GUIDE_KEY, KG_401, MULTI_KEYS, fetch, parse_manifest, secret, target, traffic_policy
 
 from reference_impl.errors import ManifestError
 from reference_impl.resources import load_manifests

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import (
+from refsupport import (
     AG_MISSING,
     KG_401,
     ag_policy,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import (
+from refsupport import (
     KG_500,
     decide,
     gateway,
@@ -176,7 +176,7 @@ def test_admin_status_shows_an_invalid_policy(served):
 
 
 def test_admin_is_read_only_and_explains_unknown_paths(served):
-    from conftest import fetch
+    from refsupport import fetch
 
     assert fetch(served.admin, "/status", host="localhost", method="POST", body=b"").status == 405
     assert fetch(served.admin, "/nope", host="localhost").status == 404

@@ -6,7 +6,7 @@ import http.client
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import fetch, free_port, gateway, parse_manifest, route, rule
+from refsupport import fetch, free_port, gateway, parse_manifest, route, rule
 
 from reference_impl.compile.snapshot import BackendMap
 from reference_impl.gateway.proxy import Proxy

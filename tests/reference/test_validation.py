@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import ag_policy, gateway, route, secret, target, traffic_policy
+from refsupport import ag_policy, gateway, route, secret, target, traffic_policy
 
 from reference_impl.errors import ManifestError
 from reference_impl.resources import load_manifests, parse_manifest

@@ -1,0 +1,26 @@
+"""`apikey-conformance`: run the conformance suite from anywhere, with pytest's options and the harness's own."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import pytest
+
+from conformance.suite import features_dir
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `pytest --pyargs conformance.suite` with the scenarios' folder as rootdir (allure names results by it).
+
+    Every argument is passed on: `apikey-conformance --target envoy --profile kgateway --alluredir out`.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in args):
+        print(main.__doc__)
+    rootdir = [] if any(a.startswith("--rootdir") for a in args) else ["--rootdir", str(features_dir().parent)]
+    return int(pytest.main(["--pyargs", "conformance.suite", "-p", "no:cacheprovider", *rootdir, *args]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The suite run as a user runs it: it passes on the reference gateway, fails exactly where a fault is injected,
+reports NOT_SUPPORTED features apart, skips unavailable targets with one reason, and never publishes a key."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conformance.profiles import PROFILES
+
+GUIDE_KEY = "N2YwMDIxZTEtNGUzNS1jNzgzLTRkYjAtYjE2YzRkZGVmNjcy"
+# Short consistency settings: a failing expectation gives up after 1 s instead of 30.
+FAST = ("--max-time-to-consistency", "1", "--poll-interval", "0.05")
+
+
+def _scenario_keys() -> set[str]:
+    """Every key value the scenarios put in Secrets or present: the strings that must never be published."""
+    from pathlib import Path
+
+    from conformance.suite import features_dir
+
+    keys = {GUIDE_KEY}
+    # Scenario keys are spelled "<words>key<words>-<hex>"; wrong keys ("wrong-key-0000", "not-the-key-0000") are not keys.
+    pattern = re.compile(r"[A-Za-z0-9-]*key[A-Za-z0-9-]*-[0-9a-f]{4,}\b")
+    for path in Path(features_dir()).rglob("*.feature"):
+        keys.update(k for k in pattern.findall(path.read_text()) if not k.startswith(("wrong", "not-")))
+    return keys
+
+
+def test_full_suite_passes_on_the_reference_gateway_and_reports_success(run_suite) -> None:
+    run = run_suite()
+    assert run.returncode == 0, run.output[-3000:]
+    for name in PROFILES:
+        profile = run.profile(name)
+        assert profile["result"] == "success"
+        for section in ("core", "extended"):
+            stats = profile[section]["statistics"]
+            assert stats["Failed"] == 0 and stats["Skipped"] == 0
+            assert stats["Passed"] > 0
+            assert profile[section]["unsupportedFeatures"] == []
+    assert "API key auth conformance" in run.output  # the terminal summary table
+
+    # Keys are secrets: none in the report or in any allure result, although allure saw them.
+    published = [run.report_path.read_text()]
+    published += [p.read_text(errors="replace") for p in run.allure_dir.rglob("*") if p.is_file()]
+    assert len(published) > 50
+    keys = _scenario_keys()
+    assert len(keys) > 20
+    leaks = {key for key in keys for text in published if key in text}
+    assert leaks == set()
+    assert any("[REDACTED]" in text for text in published)
+
+
+@pytest.mark.parametrize(
+    ("fault", "profile", "expected_failures"),
+    [
+        (
+            "later-source-rescues",
+            "kgateway",
+            {
+                "A wrong key in an earlier source is not rescued by the right key in a later one",
+                "List order wins over the kind of source (the guide's precedence is an erratum)",
+            },
+        ),
+        (
+            "ignore-forward-credential",
+            "kgateway",
+            {"The key reaches the upstream unchanged", "The key stays in the query when forwarded"},
+        ),
+        (
+            "optional-as-permissive",
+            "agentgateway",
+            # The route override scenario sends a wrong key to a route-level Optional policy.
+            {"An invalid key is still rejected", "The Gateway's key is not valid on the route"},
+        ),
+    ],
+)
+def test_an_injected_fault_fails_exactly_the_scenarios_that_cover_it(
+    run_suite, fault: str, profile: str, expected_failures: set[str]
+) -> None:
+    run = run_suite("--target-option", f"fault={fault}", *FAST)
+    assert run.returncode == 1, run.output[-3000:]
+    assert run.failed_scenarios() == expected_failures
+    assert run.profile(profile)["result"] == "failure"
+    other = next(name for name in PROFILES if name != profile)
+    assert run.profile(other)["result"] == "success"
+    assert GUIDE_KEY not in run.report_path.read_text()
+
+
+def test_unsupported_features_are_not_supported_and_left_out_of_the_statistics(run_suite) -> None:
+    run = run_suite("--profile", "kgateway", "--exempt-features", "APIKeyAuthCookieSource,APIKeyAuthQuerySource")
+    assert run.returncode == 0, run.output[-3000:]
+    report = run.report
+    assert [p["name"] for p in report["profiles"]] == ["kgateway"]
+    extended = run.profile("kgateway")["extended"]
+    assert extended["unsupportedFeatures"] == ["APIKeyAuthQuerySource", "APIKeyAuthCookieSource"]
+    assert extended["result"] == "success"  # NOT_SUPPORTED is neither a skip nor a failure
+    assert extended["statistics"]["Skipped"] == 0
+    assert "NOT_SUPPORTED" in run.output
+
+
+def test_skipped_scenarios_make_the_result_partial(run_suite) -> None:
+    run = run_suite("--profile", "agentgateway", "--skip-scenarios", "No key is let through")
+    assert run.returncode == 0, run.output[-3000:]
+    core = run.profile("agentgateway")["core"]
+    assert core["result"] == "partial"
+    assert core["skippedTests"] == ["No key is let through"]
+
+
+def test_run_scenarios_selects_by_name(run_suite) -> None:
+    run = run_suite("--profile", "kgateway", "--run-scenarios", "A request without a key is rejected with 401")
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.profile("kgateway")["core"]["statistics"] == {"Passed": 1, "Failed": 0, "Skipped": 0}
+
+
+@pytest.mark.parametrize("target", ["kind", "cluster"])
+def test_targets_that_cannot_run_here_skip_with_one_clear_reason(run_suite, target: str) -> None:
+    from conformance.targets import load_target
+
+    reason = load_target(target).unavailable_reason({"profiles": "kgateway"})
+    if reason is None:
+        pytest.skip(f"this machine can run the {target} target")
+    run = run_suite("--target", target, "--profile", "kgateway", "-rs")
+    assert run.returncode == 0, run.output[-3000:]
+    skip_lines = [line for line in run.output.splitlines() if line.startswith("SKIPPED")]
+    assert len(skip_lines) == 1 and reason in skip_lines[0]
+    assert run.profile("kgateway")["core"]["result"] == "partial"
+
+
+def test_bad_options_are_usage_errors_naming_the_option(run_suite) -> None:
+    run = run_suite("--target", "nonsense")
+    assert run.returncode == 4
+    assert "--target" in run.output and "reference" in run.output
+    run = run_suite("--supported-features", "APIKeyAuthTeleport")
+    assert run.returncode == 4
+    assert "APIKeyAuthTeleport" in run.output

@@ -1,0 +1,164 @@
+"""Unit tests of the harness's pure parts: consistency polling, the report's roll-up, redaction, options."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import pytest
+
+from conformance.consistency import ConsistencySettings, NotConsistent, eventually
+from conformance.profiles import PROFILES, feature_selected, parse_feature_list
+from conformance.redact import MARKER, Redactor
+from conformance.report import FAILED, NOT_SUPPORTED, PASSED, SKIPPED, ScenarioResult, build_report
+from conformance.steps.requests import request_from_table
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_eventually_needs_the_required_consecutive_matches() -> None:
+    outcomes = iter([False, True, False, True, True, True, True])
+    clock = FakeClock()
+    attempts = []
+
+    def attempt() -> bool:
+        value = next(outcomes)
+        attempts.append(value)
+        return value
+
+    settings = ConsistencySettings(3, 0.1, 30)
+    eventually(attempt, lambda ok: None if ok else "no", settings, clock=clock, sleep=clock.sleep)
+    assert attempts == [False, True, False, True, True, True]  # a mismatch resets the streak
+
+
+def test_eventually_gives_up_after_the_max_time_with_the_last_reason() -> None:
+    clock = FakeClock()
+    settings = ConsistencySettings(3, 0.5, 2)
+    with pytest.raises(NotConsistent) as failure:
+        eventually(lambda: 401, lambda s: f"expected 200, got {s}", settings, clock=clock, sleep=clock.sleep)
+    assert "expected 200, got 401" in str(failure.value)
+    assert "2s" in str(failure.value) and "3 consecutive" in str(failure.value)
+    assert all(s == 0.5 for s in clock.sleeps)
+
+
+def test_eventually_spacing_between_matches_is_configurable() -> None:
+    clock = FakeClock()
+    eventually(lambda: 1, lambda _: None, ConsistencySettings(3, 0.1, 30), clock=clock, sleep=clock.sleep)
+    assert clock.sleeps == [0.1, 0.1]
+    clock = FakeClock()
+    settings = ConsistencySettings(3, 0.1, 30, interval_between_matches=0.0)
+    eventually(lambda: 1, lambda _: None, settings, clock=clock, sleep=clock.sleep)
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("bad", [dict(required_consecutive_successes=0), dict(max_time_to_consistency=0)])
+def test_consistency_settings_reject_nonsense(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        ConsistencySettings(**bad)
+
+
+def _results(outcomes: dict[str, str]) -> list[ScenarioResult]:
+    return [ScenarioResult("kgateway", feature, f"{feature} scenario", outcome) for feature, outcome in outcomes.items()]
+
+
+def test_report_result_is_success_partial_or_failure_and_not_supported_is_left_out() -> None:
+    supported = {"kgateway": set(PROFILES["kgateway"].features) - {"APIKeyAuthCookieSource"}}
+    results = _results({"APIKeyAuth": PASSED, "APIKeyAuthQuerySource": PASSED, "APIKeyAuthCookieSource": NOT_SUPPORTED})
+    report = build_report(results, target="t", profiles=["kgateway"], supported=supported, implementation={})
+    profile = report["profiles"][0]
+    assert profile["result"] == "success"
+    assert profile["extended"]["unsupportedFeatures"] == ["APIKeyAuthCookieSource"]
+    assert profile["extended"]["statistics"] == {"Passed": 1, "Failed": 0, "Skipped": 0}
+
+    results = _results({"APIKeyAuth": PASSED, "APIKeyAuthQuerySource": SKIPPED})
+    report = build_report(results, target="t", profiles=["kgateway"], supported=supported, implementation={})
+    assert report["profiles"][0]["result"] == "partial"
+    assert report["profiles"][0]["core"]["result"] == "success"
+    assert report["profiles"][0]["extended"]["skippedTests"] == ["APIKeyAuthQuerySource scenario"]
+
+    results = _results({"APIKeyAuth": FAILED, "APIKeyAuthQuerySource": SKIPPED})
+    report = build_report(results, target="t", profiles=["kgateway"], supported=supported, implementation={})
+    assert report["profiles"][0]["result"] == "failure"
+    assert report["profiles"][0]["core"]["failedTests"] == ["APIKeyAuth scenario"]
+    assert report["apiVersion"].startswith("conformance.apikey-conformance.dev/")
+
+
+def test_report_marks_a_profile_the_target_does_not_implement() -> None:
+    report = build_report([], target="envoy", profiles=["agentgateway"], supported={}, implementation={})
+    assert report["profiles"][0]["result"] == "not-supported"
+
+
+def test_feature_lists_accept_plain_and_profile_qualified_names() -> None:
+    names = parse_feature_list("APIKeyAuth, agentgateway/APIKeyAuthHashedKeys")
+    assert names is not None
+    assert feature_selected(names, "kgateway", "APIKeyAuth")
+    assert feature_selected(names, "agentgateway", "APIKeyAuthHashedKeys")
+    assert not feature_selected(names, "kgateway", "APIKeyAuthHashedKeys")
+    assert parse_feature_list("all") is None
+    with pytest.raises(ValueError, match="APIKeyAuthNope"):
+        parse_feature_list("APIKeyAuthNope")
+
+
+def test_every_profile_feature_is_a_known_feature() -> None:
+    from conformance.profiles import FEATURES
+
+    for profile in PROFILES.values():
+        assert set(profile.features) <= set(FEATURES)
+        assert len(set(profile.features)) == len(profile.features)
+
+
+def test_redactor_removes_plain_base64_json_and_hashed_keys() -> None:
+    redactor = Redactor()
+    hashed = "only-known-by-hash-1234"
+    redactor.add_manifests(
+        [
+            {"kind": "Secret", "stringData": {"a": "plain-key-value-1"}},
+            {"kind": "Secret", "data": {"b": base64.b64encode(b"encoded-key-value-2").decode()}},
+            {"kind": "Secret", "stringData": {"c": json.dumps({"key": "json-key-value-3", "metadata": {}})}},
+            {
+                "kind": "ConfigMap",
+                "data": {"d": json.dumps({"keyHash": "sha256:" + hashlib.sha256(hashed.encode()).hexdigest()})},
+            },
+            {"kind": "HTTPRoute", "spec": {"hostnames": ["not-a-secret.example.com"]}},
+        ]
+    )
+    redactor.add_if_hashed_key(hashed)
+    redactor.add_if_hashed_key("some-wrong-key")
+    text = "plain-key-value-1 encoded-key-value-2 json-key-value-3 only-known-by-hash-1234 some-wrong-key"
+    assert redactor.redact(text) == f"{MARKER} {MARKER} {MARKER} {MARKER} some-wrong-key"
+    assert base64.b64encode(b"plain-key-value-1").decode() not in redactor.redact(
+        base64.b64encode(b"plain-key-value-1").decode()
+    )
+    assert "not-a-secret.example.com" not in redactor.secrets
+
+
+def test_request_tables_build_the_request_and_reject_mistakes() -> None:
+    table = [
+        ["part", "name", "value"],
+        ["header", "api-key", "Bearer k"],
+        ["query", "api_key", "q"],
+        ["cookie", "c", "v"],
+        ["host", "", "h.example.com"],
+        ["listener", "", "8081"],
+    ]
+    spec = request_from_table("GET", "/anything", table)
+    assert spec.target() == "/anything?api_key=q"
+    assert ("Cookie", "c=v") in spec.header_list()
+    assert ("Host", "h.example.com") in spec.header_list()
+    assert spec.listener_port == 8081
+    with pytest.raises(AssertionError, match="header row"):
+        request_from_table("GET", "/", [["name", "value"]])
+    with pytest.raises(AssertionError, match="'body'"):
+        request_from_table("GET", "/", [["part", "name", "value"], ["body", "x", "y"]])

@@ -1,0 +1,467 @@
+"""Helpers shared by the reference gateway tests: manifest builders, decision shortcuts, a raw upstream, an HTTP
+client that sends exactly what it is given. Fixtures live in conftest.py."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # the project may not be installed in the venv running the tests
+    sys.path.insert(0, str(ROOT))
+
+from reference_impl.auth.decision import Allow, Deny, RequestParts  # noqa: E402
+from reference_impl.compile.routes import Rule  # noqa: E402
+from reference_impl.compile.snapshot import BackendMap  # noqa: E402
+from reference_impl.gateway.app import DECIDERS, select  # noqa: E402
+from reference_impl.resources import parse_manifest  # noqa: E402
+from reference_impl.store import Store  # noqa: E402
+
+EXAMPLES = ROOT / "examples"
+GUIDE_KEY = "N2YwMDIxZTEtNGUzNS1jNzgzLTRkYjAtYjE2YzRkZGVmNjcy"
+KG_401 = b"Client authentication failed."
+KG_500 = b"invalid route configuration detected and replaced with a direct response."
+AG_MISSING = b"api key authentication failure: no API Key found"
+AG_INVALID = b"api key authentication failure: invalid credentials"
+UPSTREAM = "http://127.0.0.1:9"  # never contacted by the pure tests
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Manifest builders (plain dicts, validated by the real loader)
+# ---------------------------------------------------------------------------------------------------------------
+def secret(name: str, namespace: str = "default", labels: dict | None = None, **entries: str) -> dict:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if labels:
+        meta["labels"] = labels
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": entries}
+
+
+def config_map(name: str, namespace: str = "default", labels: dict | None = None, **entries: str) -> dict:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if labels:
+        meta["labels"] = labels
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": entries}
+
+
+def gateway(
+    name: str = "gw",
+    namespace: str = "default",
+    cls: str = "kgateway",
+    listeners: list[dict] | None = None,
+) -> dict:
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "gatewayClassName": cls,
+            "listeners": listeners
+            or [{"name": "http", "port": 8080, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}],
+        },
+    }
+
+
+def rule(
+    *,
+    name: str | None = None,
+    path: str | None = None,
+    path_type: str = "PathPrefix",
+    method: str | None = None,
+    headers: dict[str, str] | None = None,
+    backend: str = "svc",
+    filters: list[dict] | None = None,
+) -> dict:
+    match: dict[str, Any] = {}
+    if path is not None:
+        match["path"] = {"type": path_type, "value": path}
+    if method:
+        match["method"] = method
+    if headers:
+        match["headers"] = [{"name": k, "value": v} for k, v in headers.items()]
+    spec: dict[str, Any] = {"backendRefs": [{"name": backend, "port": 80}]}
+    if match:
+        spec["matches"] = [match]
+    if name:
+        spec["name"] = name
+    if filters:
+        spec["filters"] = filters
+    return spec
+
+
+def route(
+    name: str = "r",
+    namespace: str = "default",
+    parent: str = "gw",
+    hostnames: list[str] | None = None,
+    rules: list[dict] | None = None,
+    section: str | None = None,
+) -> dict:
+    ref: dict[str, Any] = {"name": parent}
+    if section:
+        ref["sectionName"] = section
+    spec: dict[str, Any] = {"parentRefs": [ref], "rules": rules or [rule()]}
+    if hostnames:
+        spec["hostnames"] = hostnames
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def target(kind: str, name: str, section: str | None = None) -> dict:
+    ref = {"group": "gateway.networking.k8s.io", "kind": kind, "name": name}
+    if section:
+        ref["sectionName"] = section
+    return ref
+
+
+def traffic_policy(
+    name: str = "tp", namespace: str = "default", targets: list[dict] | None = None, **api_key_auth: Any
+) -> dict:
+    spec: dict[str, Any] = {"apiKeyAuth": api_key_auth}
+    if targets is not None:
+        spec["targetRefs"] = targets
+    return {
+        "apiVersion": "gateway.kgateway.dev/v1alpha1",
+        "kind": "TrafficPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def ag_policy(
+    name: str = "ap", namespace: str = "default", targets: list[dict] | None = None, **authentication: Any
+) -> dict:
+    spec: dict[str, Any] = {"traffic": {"apiKeyAuthentication": authentication}}
+    if targets is not None:
+        spec["targetRefs"] = targets
+    return {
+        "apiVersion": "agentgateway.dev/v1alpha1",
+        "kind": "AgentgatewayPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def reference_grant(namespace: str, from_namespace: str, to_name: str | None = None) -> dict:
+    to: dict[str, Any] = {"group": "", "kind": "Secret"}
+    if to_name:
+        to["name"] = to_name
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1beta1",
+        "kind": "ReferenceGrant",
+        "metadata": {"name": f"allow-{from_namespace}", "namespace": namespace},
+        "spec": {
+            "from": [{"group": "gateway.kgateway.dev", "kind": "TrafficPolicy", "namespace": from_namespace}],
+            "to": [to],
+        },
+    }
+
+
+def make_store(*documents: dict, backends: dict[str, str] | None = None) -> Store:
+    store = Store(BackendMap(backends or {"svc": UPSTREAM}))
+    store.apply([parse_manifest(d) for d in documents])
+    return store
+
+
+def headers(*pairs: tuple[str, str]) -> list[tuple[bytes, bytes]]:
+    """ASGI-style headers: lower-case byte names, byte values, order kept."""
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
+
+
+def header_values(hs: list[tuple[bytes, bytes]], name: str) -> list[str]:
+    return [v.decode("latin-1") for k, v in hs if k == name.lower().encode("latin-1")]
+
+
+def pick(
+    store: Store,
+    *,
+    host: str = "example.com",
+    path: str = "/",
+    method: str = "GET",
+    port: int = 8080,
+    hs: list[tuple[bytes, bytes]] | None = None,
+    query: bytes = b"",
+) -> Rule | None:
+    table = store.snapshot.table(port)
+    if table is None:
+        return None
+    return select(table.candidates(host), path, method, hs or [], query)
+
+
+def decide(
+    store: Store,
+    *pairs: tuple[str, str],
+    query: bytes = b"",
+    host: str = "example.com",
+    path: str = "/",
+    method: str = "GET",
+    port: int = 8080,
+) -> Allow | Deny:
+    """What the gateway decides for one request: route selection, then the rule's effective auth."""
+    hs = headers(*pairs)
+    chosen = pick(store, host=host, path=path, method=method, port=port, hs=hs, query=query)
+    assert chosen is not None, "no route matched"
+    auth = chosen.auth
+    if auth is None:
+        return Allow(hs, query, outcome="no-auth")
+    if isinstance(auth, Deny):
+        return auth
+    return DECIDERS[type(auth)](auth, RequestParts(hs, query))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Servers on real sockets
+# ---------------------------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+BIG_SIZE = 4 * 1024 * 1024
+BIG_CHUNK = bytes(range(256)) * 256  # 64 KiB
+
+
+class RawUpstream:
+    """A tiny asyncio HTTP/1.1 upstream in a thread whose behaviour is chosen by the request path:
+
+    /echo...   200 with the raw request head (request line and headers, exactly as received) as the body
+    /hop       200 carrying hop-by-hop response headers that a proxy must drop
+    /big       200 with BIG_SIZE bytes, chunked
+    /gate      200, chunked: sends "first;" then waits until release_gate() (or 10 s) and ends with how it went on
+    /sleep     waits 5 s before answering (for read timeouts)
+    /garbage   answers bytes that are not HTTP
+    /close     closes the connection without answering
+    /cut       promises 1000 bytes, sends 7 and closes
+    /chunkcut  chunked: sends one chunk and closes without the last chunk
+    anything else: 200 "ok"
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        self._ready = threading.Event()
+        self._gate: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name="raw-upstream")
+
+    def release_gate(self) -> None:
+        self.loop.call_soon_threadsafe(self._gate.set)
+
+    def reset_gate(self) -> None:
+        self.loop.call_soon_threadsafe(self._gate.clear)
+
+    async def _respond(self, path: bytes, head: bytes, writer: asyncio.StreamWriter) -> None:
+        if path.startswith(b"/echo"):
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n\r\n" % len(head))
+            writer.write(head)
+        elif path.startswith(b"/hop"):
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nConnection: X-Drop-Me\r\nX-Drop-Me: 1\r\n"
+                b"Keep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\nX-Keep-Me: 1\r\n\r\nok"
+            )
+        elif path.startswith(b"/big"):
+            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            for _ in range(BIG_SIZE // len(BIG_CHUNK)):
+                writer.write(b"%x\r\n%s\r\n" % (len(BIG_CHUNK), BIG_CHUNK))
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
+        elif path.startswith(b"/gate"):
+            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n6\r\nfirst;\r\n")
+            await writer.drain()
+            try:
+                await asyncio.wait_for(self._gate.wait(), 10)
+                tail = b"released"
+            except TimeoutError:
+                tail = b"timed-out"
+            writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(tail), tail))
+        elif path.startswith(b"/sleep"):
+            await asyncio.sleep(5)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nlate!")
+        elif path.startswith(b"/garbage"):
+            writer.write(b"THIS IS NOT HTTP AT ALL\r\n\r\n")
+        elif path.startswith(b"/close"):
+            return
+        elif path.startswith(b"/chunkcut"):
+            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n7\r\npartial\r\n")
+        elif path.startswith(b"/cut"):
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\npartial")
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            await self._respond(head.split(b" ", 2)[1], head, writer)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self._gate = asyncio.Event()
+        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self.loop.run_forever()
+        server.close()
+        for task in asyncio.all_tasks(self.loop):
+            task.cancel()
+        self.loop.run_until_complete(asyncio.sleep(0))
+        self.loop.close()
+
+    def start(self) -> str:
+        self._thread.start()
+        self._ready.wait(10)
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A plain HTTP client that sends exactly what it is given (no path normalisation, explicit Host)
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+def fetch(
+    base: str,
+    path: str = "/",
+    *,
+    host: str | None = "www.example.com",
+    method: str = "GET",
+    headers: list[tuple[str, str]] | dict[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 10,
+) -> Reply:
+    parsed = urlsplit(base)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        if host is not None:
+            conn.putheader("Host", host)
+        items = headers.items() if isinstance(headers, dict) else (headers or [])
+        for name, value in items:
+            conn.putheader(name, value)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        response = conn.getresponse()
+        return Reply(response.status, response.getheaders(), response.read())
+    finally:
+        conn.close()
+
+
+def raw_exchange(base: str, data: bytes, timeout: float = 5) -> bytes:
+    """Send raw bytes on a fresh connection and read until the server closes or a full response arrived."""
+    parsed = urlsplit(base)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout) as sock:
+        sock.sendall(data)
+        received = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            received += chunk
+            head, sep, rest = received.partition(b"\r\n\r\n")
+            if sep:
+                length = next(
+                    (
+                        int(line.split(b":", 1)[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    None,
+                )
+                if length is not None and len(rest) >= length:
+                    break
+        return received
+
+
+def status_of(raw: bytes) -> int:
+    return int(raw.split(b" ", 2)[1])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The gateway serving both guides' examples plus extra routes, over real sockets
+# ---------------------------------------------------------------------------------------------------------------
+EXTRA_PORT = 8181
+MULTI_KEYS = {"svc-a": "multi-key-aaaaaaaa", "svc-b": "multi-key-bbbbbbbb"}
+
+
+def extra_documents() -> list[dict]:
+    """A kgateway Gateway "extra" on port 8181 with an open route, a route with three key sources, and raw routes."""
+    listeners = [{"name": "http", "port": EXTRA_PORT, "allowedRoutes": {"namespaces": {"from": "All"}}}]
+    return [
+        gateway("extra", listeners=listeners),
+        secret("multi-keys", **MULTI_KEYS),
+        route("open", parent="extra", hostnames=["open.test"], rules=[rule(backend="httpbin")]),
+        route("multi", parent="extra", hostnames=["multi.test"], rules=[rule(backend="httpbin")]),
+        route("raw", parent="extra", hostnames=["raw.test"], rules=[rule(backend="raw")]),
+        route("raw-auth", parent="extra", hostnames=["raw-auth.test"], rules=[rule(backend="raw")]),
+        traffic_policy(
+            "multi",
+            targets=[target("HTTPRoute", "multi"), target("HTTPRoute", "raw-auth")],
+            secretRef={"name": "multi-keys"},
+            keySources=[{"header": "x-api-key"}, {"query": "api_key"}, {"cookie": "api_key"}],
+            clientIdHeader="x-client-id",
+        ),
+    ]
+
+
+@dataclass
+class Served:
+    store: Store
+    server: Any
+
+    @property
+    def kgateway(self) -> str:
+        return self.server.url(8080)
+
+    @property
+    def agentgateway(self) -> str:
+        return self.server.url(80)
+
+    @property
+    def extra(self) -> str:
+        return self.server.url(EXTRA_PORT)
+
+    @property
+    def admin(self) -> str:
+        return self.server.admin_url
+
+    def admin_json(self, path: str) -> Any:
+        reply = fetch(self.admin, path, host="localhost")
+        assert reply.status == 200, reply.text
+        return reply.json()
