@@ -17,9 +17,16 @@ ENV_PREFIX = "APIKEY_CONFORMANCE_"
 # option dest -> (flag, environment variable suffix, default, help)
 OPTIONS: dict[str, tuple[str, str, str | None, str]] = {
     "conformance_target": ("--target", "TARGET", "reference", "gateway under test: reference, envoy, kind or cluster"),
-    "conformance_profile": ("--profile", "PROFILE", "all", "profiles to run: kgateway, agentgateway or all (comma list)"),
+    "conformance_profile": (
+        "--profile",
+        "PROFILE",
+        "all",
+        "profiles to run: kgateway, agentgateway or all (comma list)",
+    ),
     "supported_features": (
-        "--supported-features", "SUPPORTED_FEATURES", None,
+        "--supported-features",
+        "SUPPORTED_FEATURES",
+        None,
         "features the implementation supports (comma list of FEATURE or PROFILE/FEATURE, or 'all'); "
         "default: what the target declares",
     ),
@@ -27,14 +34,23 @@ OPTIONS: dict[str, tuple[str, str, str | None, str]] = {
     "skip_scenarios": ("--skip-scenarios", "SKIP_SCENARIOS", None, "scenario names to skip (comma list)"),
     "run_scenarios": ("--run-scenarios", "RUN_SCENARIOS", None, "run only these scenario names (comma list)"),
     "consecutive_successes": (
-        "--consecutive-successes", "CONSECUTIVE_SUCCESSES", "3", "matches in a row that make an expectation hold",
+        "--consecutive-successes",
+        "CONSECUTIVE_SUCCESSES",
+        "3",
+        "matches in a row that make an expectation hold",
     ),
     "poll_interval": ("--poll-interval", "POLL_INTERVAL", "0.1", "seconds between attempts"),
     "max_time_to_consistency": (
-        "--max-time-to-consistency", "MAX_TIME_TO_CONSISTENCY", "30", "seconds before an expectation fails",
+        "--max-time-to-consistency",
+        "MAX_TIME_TO_CONSISTENCY",
+        "30",
+        "seconds before an expectation fails",
     ),
     "conformance_report": (
-        "--conformance-report", "REPORT", "reports/conformance-report.yaml", "where to write the YAML report",
+        "--conformance-report",
+        "REPORT",
+        "reports/conformance-report.yaml",
+        "where to write the YAML report",
     ),
     "implementation_organization": ("--implementation-organization", "ORGANIZATION", None, "report: organization"),
     "implementation_project": ("--implementation-project", "PROJECT", None, "report: project"),
@@ -49,7 +65,11 @@ def add_options(parser: pytest.Parser) -> None:
     for dest, (flag, env, default, text) in OPTIONS.items():
         group.addoption(flag, dest=dest, default=None, help=f"{text} [env {ENV_PREFIX}{env}; default {default}]")
     group.addoption(
-        "--target-option", dest="target_options", action="append", default=[], metavar="KEY=VALUE",
+        "--target-option",
+        dest="target_options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help=f"target-specific setting, repeatable [env {ENV_PREFIX}TARGET_OPTIONS as KEY=VALUE,KEY=VALUE]",
     )
 
@@ -58,7 +78,7 @@ def _get(config: pytest.Config, dest: str) -> str | None:
     value = config.getoption(dest)
     if value is not None:
         return str(value)
-    flag, env, default, _ = OPTIONS[dest]
+    _flag, env, default, _ = OPTIONS[dest]
     return os.environ.get(ENV_PREFIX + env, default)
 
 
@@ -85,7 +105,9 @@ class HarnessOptions:
         profiles = tuple(PROFILES) if profile_value == "all" else tuple(_split(profile_value))
         for profile in profiles:
             if profile not in PROFILES:
-                raise pytest.UsageError(f"--profile: unknown profile {profile!r}; expected kgateway, agentgateway or all")
+                raise pytest.UsageError(
+                    f"--profile: unknown profile {profile!r}; expected kgateway, agentgateway or all"
+                )
         try:
             supported = parse_feature_list(_get(config, "supported_features"))
             exempt = parse_feature_list(_get(config, "exempt_features")) or set()

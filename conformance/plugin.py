@@ -32,7 +32,9 @@ from conformance.targets.base import Target
 
 pytest_plugins = [
     "conformance.steps.context",
-    "conformance.steps.resources", "conformance.steps.requests", "conformance.steps.expectations",
+    "conformance.steps.resources",
+    "conformance.steps.requests",
+    "conformance.steps.expectations",
 ]
 
 NOT_SUPPORTED_PREFIX = "NOT_SUPPORTED: "

@@ -31,7 +31,7 @@ class Profile:
 
 # What each feature name means; a scenario carries one profile tag and one feature tag.
 FEATURES: dict[str, str] = {
-    "APIKeyAuth": "the guide's flow: Secret by name, default key location, 401 without or with a wrong key, 200 with it",
+    "APIKeyAuth": "the guide's flow: Secret by name, default key location, 401 without a key, 200 with it",
     "APIKeyAuthSecretSelector": "Secrets chosen by label selector",
     "APIKeyAuthCustomHeader": "the key read from a header named by the policy",
     "APIKeyAuthQuerySource": "the key read from a query parameter",
@@ -116,7 +116,7 @@ def qualified(profile: str, feature: str) -> str:
 
 
 def parse_feature_list(value: str | None) -> set[str] | None:
-    """"all" or empty -> None (everything); else a set of "Feature" or "profile/Feature" names, validated."""
+    """ "all" or empty -> None (everything); else a set of "Feature" or "profile/Feature" names, validated."""
     if value is None or value.strip() in ("", "all"):
         return None
     names = {item.strip() for item in value.split(",") if item.strip()}

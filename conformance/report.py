@@ -70,7 +70,7 @@ def build_report(
     report: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "kind": KIND,
-        "date": (now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0).isoformat(),
+        "date": (now or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat(),
         "implementation": dict(implementation),
         "target": target,
         "mode": "default",

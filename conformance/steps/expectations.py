@@ -42,9 +42,7 @@ def response_header_starts(scenario_context: ScenarioContext, name: str, value: 
 
 @then(parsers.parse('the response has no header "{name}"'))
 def response_header_absent(scenario_context: ScenarioContext, name: str) -> None:
-    scenario_context.expect(
-        lambda ex: None if name.lower() not in ex.headers else f"unexpected response header {name}"
-    )
+    scenario_context.expect(lambda ex: None if name.lower() not in ex.headers else f"unexpected response header {name}")
 
 
 @then(parsers.parse('the upstream receives header "{name}" with value "{value}"'))
@@ -65,7 +63,9 @@ def upstream_header_absent(scenario_context: ScenarioContext, name: str) -> None
         headers = ex.upstream_headers()
         if headers is None:
             return _echo_problem(ex)
-        return None if name.lower() not in headers else f"the upstream received header {name}: {headers[name.lower()]!r}"
+        return (
+            None if name.lower() not in headers else f"the upstream received header {name}: {headers[name.lower()]!r}"
+        )
 
     scenario_context.expect(check)
 

@@ -44,12 +44,19 @@ def run_suite(tmp_path: Path):
         report = tmp_path / "report.yaml"
         allure_dir = tmp_path / "allure-results"
         command = [
-            sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "-p", "no:cacheprovider", "-q",
-            f"--conformance-report={report}", f"--alluredir={allure_dir}", *args,
+            sys.executable,
+            "-m",
+            "pytest",
+            "--pyargs",
+            "conformance.suite",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"--conformance-report={report}",
+            f"--alluredir={allure_dir}",
+            *args,
         ]
-        completed = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, cwd=REPO, check=False
-        )
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO, check=False)
         return SuiteRun(completed.returncode, completed.stdout + completed.stderr, report, allure_dir)
 
     return run

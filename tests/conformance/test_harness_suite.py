@@ -21,7 +21,7 @@ def _scenario_keys() -> set[str]:
     from conformance.suite import features_dir
 
     keys = {GUIDE_KEY}
-    # Scenario keys are spelled "<words>key<words>-<hex>"; wrong keys ("wrong-key-0000", "not-the-key-0000") are not keys.
+    # Scenario keys read "<words>key<words>-<hex>"; wrong keys ("wrong-key-0000", "not-the-key-0000") are not keys.
     pattern = re.compile(r"[A-Za-z0-9-]*key[A-Za-z0-9-]*-[0-9a-f]{4,}\b")
     for path in Path(features_dir()).rglob("*.feature"):
         keys.update(k for k in pattern.findall(path.read_text()) if not k.startswith(("wrong", "not-")))

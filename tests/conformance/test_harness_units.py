@@ -70,7 +70,9 @@ def test_consistency_settings_reject_nonsense(bad: dict) -> None:
 
 
 def _results(outcomes: dict[str, str]) -> list[ScenarioResult]:
-    return [ScenarioResult("kgateway", feature, f"{feature} scenario", outcome) for feature, outcome in outcomes.items()]
+    return [
+        ScenarioResult("kgateway", feature, f"{feature} scenario", outcome) for feature, outcome in outcomes.items()
+    ]
 
 
 def test_report_result_is_success_partial_or_failure_and_not_supported_is_left_out() -> None:
