@@ -317,3 +317,12 @@ def test_decide_pure_function():
     assert (decision.client, decision.metadata) == ("entry", {"name": "n"})
     assert decision.headers == [(b"accept", b"*/*")]
     assert decision.query_string == b"q=1"
+
+
+def test_cel_expression_location_is_reported_and_fails_closed():
+    # The reference gateway has no CEL engine: it says so in the status and rejects rather than opens the route.
+    store = ag_store(location={"expression": 'request.headers["x-key"]'})
+    condition = status(store)
+    assert condition.reason == "PartiallyValid"
+    assert "location.expression" in condition.message
+    assert_deny(decide(store, ("x-key", "key-alice")), AG_MISSING)
