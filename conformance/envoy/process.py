@@ -51,12 +51,17 @@ class EnvoyProcess:
         address_path.unlink(missing_ok=True)
         command = [
             self.binary,
-            "--config-path", str(config_path),
+            "--config-path",
+            str(config_path),
             "--use-dynamic-base-id",  # several Envoys (other targets, other test runs) can share the machine
-            "--base-id-path", str(self.work_dir / "base-id"),
-            "--admin-address-path", str(address_path),
-            "--log-level", self.log_level,
-            "--drain-time-s", "1",  # a replaced listener lets go of its connections quickly
+            "--base-id-path",
+            str(self.work_dir / "base-id"),
+            "--admin-address-path",
+            str(address_path),
+            "--log-level",
+            self.log_level,
+            "--drain-time-s",
+            "1",  # a replaced listener lets go of its connections quickly
         ]
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -125,13 +125,19 @@ def plan_ports(inventory: Inventory, gateway_classes: Iterable[str]) -> dict[int
     order = inventory.created
     gateways = sorted(
         (g for g in inventory.gateways.values() if g.spec.gateway_class_name in classes),
-        key=lambda g: (order.get(("Gateway", g.metadata.namespace, g.metadata.name), 0),
-                       g.metadata.namespace, g.metadata.name),
+        key=lambda g: (
+            order.get(("Gateway", g.metadata.namespace, g.metadata.name), 0),
+            g.metadata.namespace,
+            g.metadata.name,
+        ),
     )
     routes = sorted(
         inventory.routes.values(),
-        key=lambda r: (order.get(("HTTPRoute", r.metadata.namespace, r.metadata.name), 0),
-                       r.metadata.namespace, r.metadata.name),
+        key=lambda r: (
+            order.get(("HTTPRoute", r.metadata.namespace, r.metadata.name), 0),
+            r.metadata.namespace,
+            r.metadata.name,
+        ),
     )
     by_port: dict[int, list[tuple[int, Gateway, int, Listener]]] = {}
     for gateway_order, gateway in enumerate(gateways):

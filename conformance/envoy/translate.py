@@ -39,9 +39,9 @@ class EnvoyConfig:
 
 
 def parse_backends(spec: str | Mapping[str, str]) -> dict[str, tuple[str, int]]:
-    """"httpbin=http://127.0.0.1:8000,echo.ns:80=127.0.0.1:9000" (or a mapping) -> Backends."""
-    items = spec.items() if isinstance(spec, Mapping) else (
-        part.split("=", 1) for part in spec.split(",") if part.strip()
+    """ "httpbin=http://127.0.0.1:8000,echo.ns:80=127.0.0.1:9000" (or a mapping) -> Backends."""
+    items = (
+        spec.items() if isinstance(spec, Mapping) else (part.split("=", 1) for part in spec.split(",") if part.strip())
     )
     backends: dict[str, tuple[str, int]] = {}
     for name, url in items:
@@ -179,8 +179,14 @@ def _header_mutations(entry: RouteEntry) -> dict[str, Any]:
     return out
 
 
-def _route(entry: RouteEntry, index: int, vhost: VirtualHostPlan, att: _Attachments,
-           backends: Backends, clusters: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _route(
+    entry: RouteEntry,
+    index: int,
+    vhost: VirtualHostPlan,
+    att: _Attachments,
+    backends: Backends,
+    clusters: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
     rule_name = entry.rule.name
     name = f"{vhost.name}-route-{index}" + (f"-{rule_name}" if rule_name else "") + f"-matcher-{entry.match_index}"
     route: dict[str, Any] = {"name": name, "match": envoy_match(entry.match)}
@@ -201,8 +207,9 @@ def _route(entry: RouteEntry, index: int, vhost: VirtualHostPlan, att: _Attachme
     return route
 
 
-def _route_configuration(plan: PortPlan, att: _Attachments, backends: Backends,
-                         clusters: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _route_configuration(
+    plan: PortPlan, att: _Attachments, backends: Backends, clusters: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     # With one Gateway on the port (the usual case) its policy sits on the RouteConfiguration, as kgateway
     # does. Several Gateways sharing a local port each keep their policy on their own virtual hosts instead.
     shared = len(plan.gateways) > 1
@@ -254,8 +261,9 @@ def _cluster(name: str, host: str, port: int) -> dict[str, Any]:
         "connect_timeout": "5s",
         "load_assignment": {
             "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
-                "socket_address": {"address": host, "port_value": port}}}}]}],
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}]}
+            ],
         },
     }
 
@@ -265,10 +273,15 @@ def _listener(port: int, local_port: int, route_config: dict[str, Any], rds_path
     if _uses_filter(route_config):
         # Present but disabled, as kgateway adds it: only a per-filter config turns it on for a scope.
         filters.append({"name": FILTER_NAME, "typed_config": {"@type": LISTENER_TYPE}, "disabled": True})
-    filters.append({"name": "envoy.filters.http.router", "typed_config": {
-        "@type": ROUTER_TYPE,
-        "suppress_envoy_headers": True,  # no x-envoy-* headers that a scenario's upstream echo would show
-    }})
+    filters.append(
+        {
+            "name": "envoy.filters.http.router",
+            "typed_config": {
+                "@type": ROUTER_TYPE,
+                "suppress_envoy_headers": True,  # no x-envoy-* headers that a scenario's upstream echo would show
+            },
+        }
+    )
     hcm = {
         "@type": HCM_TYPE,
         "stat_prefix": f"port_{port}",
@@ -282,8 +295,9 @@ def _listener(port: int, local_port: int, route_config: dict[str, Any], rds_path
         "@type": LISTENER_RESOURCE,
         "name": route_config["name"],
         "address": {"socket_address": {"address": "127.0.0.1", "port_value": local_port}},
-        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
-                                        "typed_config": hcm}]}],
+        "filter_chains": [
+            {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
+        ],
     }
 
 

@@ -213,9 +213,7 @@ class EnvoyTarget(Target):
             if time.monotonic() >= deadline:
                 rejected = self._rejections()
                 detail = f"; rejected updates: {rejected} (see envoy.log)" if rejected else ""
-                raise TimeoutError(
-                    f"Envoy did not apply the configuration within {timeout:.1f}s: {pending}{detail}"
-                )
+                raise TimeoutError(f"Envoy did not apply the configuration within {timeout:.1f}s: {pending}{detail}")
             time.sleep(0.05)
 
     def _rejections(self) -> str:
@@ -233,8 +231,7 @@ class EnvoyTarget(Target):
                 "cds": self._files.version(CDS_FILE),
             }
             routes = {
-                name: self._files.version(rds_file(int(name.rsplit("~", 1)[1])))
-                for name in self._config.route_configs
+                name: self._files.version(rds_file(int(name.rsplit("~", 1)[1]))) for name in self._config.route_configs
             }
             ports = [self._port_map[p] for p in sorted({int(n.rsplit("~", 1)[1]) for n in routes})]
         applied = self.admin.applied_versions()

@@ -41,8 +41,7 @@ stringData: {{api-key: {GUIDE_KEY}}}
 """
 
 
-def policy(name: str, target: str, api_key_auth: str, *, section: str | None = None,
-           kind: str = "Gateway") -> str:
+def policy(name: str, target: str, api_key_auth: str, *, section: str | None = None, kind: str = "Gateway") -> str:
     section_field = f", sectionName: {section}" if section else ""
     return f"""
 apiVersion: gateway.kgateway.dev/v1alpha1

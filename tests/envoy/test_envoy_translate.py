@@ -93,7 +93,9 @@ def test_key_sources_keep_their_order_and_forwarding_follows_the_policy() -> Non
     cfg = config(BASE, GUIDE_SECRET, policy("p", "httpbin", auth, kind="HTTPRoute"))
     for route in routes_by_rule(cfg).values():
         assert per_filter(route)["key_sources"] == [  # type: ignore[index]
-            {"cookie": "c"}, {"query": "q"}, {"header": "X-Key", "query": "ignored"},
+            {"cookie": "c"},
+            {"query": "q"},
+            {"header": "X-Key", "query": "ignored"},
         ]
         assert per_filter(route)["forwarding"] == {"hide_credentials": False, "header": "x-client-id"}  # type: ignore[index]
 
@@ -126,11 +128,18 @@ metadata: {name: apikey, namespace: default}
 stringData: {one: same, two: same}
 """
     cfg = config(BASE, duplicate, GATEWAY_POLICY)
-    assert rc(cfg)["virtual_hosts"] == [{
-        "name": "default", "domains": ["*"],
-        "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 500,
-                                                                  "body": {"inline_string": INVALID_ROUTE_BODY}}}],
-    }]
+    assert rc(cfg)["virtual_hosts"] == [
+        {
+            "name": "default",
+            "domains": ["*"],
+            "routes": [
+                {
+                    "match": {"prefix": "/"},
+                    "direct_response": {"status": 500, "body": {"inline_string": INVALID_ROUTE_BODY}},
+                }
+            ],
+        }
+    ]
     message = cfg.conditions[("default", "apikey-auth")].message
     assert "duplicate API key value" in message and "same" not in message.replace("secret", "")
 
@@ -195,8 +204,13 @@ spec:
     assert [v["domains"] for v in vhosts] == [["a.example.com"], ["*.b.example.com"]]
     matches = [r["match"] for r in vhosts[0]["routes"]]
     assert matches == [
-        {"path": "/a", "headers": [{"name": "x-v", "string_match": {"exact": "1"}},
-                                   {"name": ":method", "string_match": {"exact": "POST"}}]},
+        {
+            "path": "/a",
+            "headers": [
+                {"name": "x-v", "string_match": {"exact": "1"}},
+                {"name": ":method", "string_match": {"exact": "POST"}},
+            ],
+        },
         {"path_separated_prefix": "/api/v1"},
         {"prefix": "/api/"},
         {"prefix": "/"},
