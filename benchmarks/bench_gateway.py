@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from reference_impl.process import terminate  # noqa: E402  (after the path set-up above)
+
 HOST = "127.0.0.1"
 GATEWAY_KEYS = 1_000
 BENCH_KEY = "bench-client-key-0001"
@@ -143,12 +145,7 @@ def _run_child(role: str, *args: str) -> tuple[subprocess.Popen[str], int]:
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+    terminate(process, grace=5)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ import tempfile
 import time
 import urllib.request
 
+from reference_impl.process import terminate
+
 
 class HttpbinServer:
     """Runs `gunicorn httpbin:app` as a child process. The parent binds the socket first (port 0 = free port)
@@ -91,12 +93,7 @@ class HttpbinServer:
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(5)
+            terminate(self._process)
             self._process = None
         if self._socket is not None:
             self._socket.close()

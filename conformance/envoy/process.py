@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from conformance.envoy.admin import Admin
+from reference_impl.process import terminate
 
 
 def find_envoy(path: str | None = None) -> str | None:
@@ -90,10 +91,4 @@ class EnvoyProcess:
         process, self._process = self._process, None
         if process is None:
             return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        terminate(process)

@@ -15,6 +15,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
+from reference_impl.process import terminate
+
 FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) ->")
 
 Popen = Callable[..., "subprocess.Popen[str]"]
@@ -72,13 +74,7 @@ class PortForward:
         process, self._process = self._process, None
         if process is None:
             return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+        terminate(process, grace=5)
         if process.stdout is not None:
             process.stdout.close()
 
