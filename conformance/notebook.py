@@ -19,6 +19,7 @@ import atexit
 import base64
 import copy
 import html
+import io
 import json
 import os
 import shlex
@@ -41,10 +42,6 @@ from conformance.redact import REDACTOR
 from conformance.report import FAILED, NOT_SUPPORTED, PASSED, SKIPPED, ScenarioResult, summary_table
 from conformance.targets import make_target
 from conformance.targets.base import PolicyCondition, Target
-from conformance.targets.reference import ReferenceTarget
-from reference_impl.compile.snapshot import BackendMap
-from reference_impl.gateway.server import GatewayServer
-from reference_impl.store import Store
 
 #: Environment variable naming the JSON file the plugin hook below writes the per-scenario results to.
 SCENARIOS_ENV = "APIKEY_CONFORMANCE_NOTEBOOK_SCENARIOS"
@@ -335,9 +332,7 @@ class ScenarioTable:
             (r.profile, r.feature, r.name, _outcome_html(r.outcome), f"{r.duration:.2f}s", r.message[:300])
             for r in self.results
         ]
-        return _box(
-            _table(("profile", "feature", "scenario", "outcome", "time", "message"), rows, frozenset({3}))
-        )
+        return _box(_table(("profile", "feature", "scenario", "outcome", "time", "message"), rows, frozenset({3})))
 
 
 # -- conformance runs --------------------------------------------------------------------------------------
@@ -351,8 +346,25 @@ def _overall(profiles: list[dict[str, Any]]) -> str:
     return results[0]
 
 
+def _holds_no_key(value: Any) -> bool:
+    """A Secret value as it appears in a published YAML document: redacted (`[REDACTED]` parses as a YAML list),
+    empty, or an agentgateway entry with only a keyHash."""
+    if value is None or value == ["REDACTED"] or "[REDACTED]" in str(value) or not str(value).strip():
+        return True
+    try:
+        document = json.loads(str(value))
+    except ValueError:
+        return False
+    return isinstance(document, dict) and "key" not in document and "keyHash" in document
+
+
+def _in_feature_order(scenarios: list[ScenarioResult]) -> list[ScenarioResult]:
+    order = {(p, f): i for i, (p, f) in enumerate((p, f) for p in PROFILES for f in PROFILES[p].features)}
+    return sorted(scenarios, key=lambda r: (order.get((r.profile, r.feature), 1 << 20), r.name))
+
+
 def _scenarios_from_json(path: Path) -> list[ScenarioResult]:
-    return [ScenarioResult(**item) for item in json.loads(path.read_text(encoding="utf-8"))]
+    return _in_feature_order([ScenarioResult(**item) for item in json.loads(path.read_text(encoding="utf-8"))])
 
 
 def _scenarios_from_allure(folder: Path) -> list[ScenarioResult]:
@@ -383,8 +395,7 @@ def _scenarios_from_allure(folder: Path) -> list[ScenarioResult]:
             outcome = FAILED
         duration = max(0, int(result.get("stop", 0)) - int(result.get("start", 0))) / 1000
         scenarios.append(ScenarioResult(profile, feature, str(result.get("name")), outcome, message[:2000], duration))
-    order = {(p, f): i for i, (p, f) in enumerate((p, f) for p in PROFILES for f in PROFILES[p].features)}
-    return sorted(scenarios, key=lambda r: (order.get((r.profile, r.feature), 1 << 20), r.name))
+    return _in_feature_order(scenarios)
 
 
 @dataclass
@@ -469,8 +480,14 @@ class RunSummary:
                 stats = (profile.get(section) or {}).get("statistics")
                 if stats:
                     rows.append(
-                        (profile["name"], section, stats.get("Passed", 0), stats.get("Failed", 0),
-                         stats.get("Skipped", 0), 0)
+                        (
+                            profile["name"],
+                            section,
+                            stats.get("Passed", 0),
+                            stats.get("Failed", 0),
+                            stats.get("Skipped", 0),
+                            0,
+                        )
                     )
         return rows
 
@@ -486,6 +503,14 @@ class RunSummary:
         """A matplotlib Figure: stacked bars of passed / skipped / failed (and not supported) per feature."""
         from matplotlib.figure import Figure  # no pyplot: no global state, works headless
 
+        class ChartFigure(Figure):
+            """Shows itself as PNG in Jupyter without pyplot or a `%matplotlib` backend."""
+
+            def _repr_png_(self) -> bytes:
+                buffer = io.BytesIO()
+                self.savefig(buffer, format="png", dpi=100)
+                return buffer.getvalue()
+
         rows = self.rows()
         labels = [f"{profile}/{feature}" for profile, feature, *_ in rows]
         series = [
@@ -494,7 +519,7 @@ class RunSummary:
             ("failed", 3, "#cf222e"),
             ("not supported", 5, "#afb8c1"),
         ]
-        figure = Figure(figsize=(9, max(2.0, 0.28 * len(rows) + 1.2)), layout="constrained")
+        figure = ChartFigure(figsize=(9, max(2.0, 0.28 * len(rows) + 1.2)), layout="constrained")
         axes = figure.add_subplot()
         positions = list(range(len(rows)))
         left = [0] * len(rows)
@@ -512,6 +537,31 @@ class RunSummary:
             axes.legend(loc="lower right", fontsize=8)
         return figure
 
+    def unredacted_secret_entries(self) -> list[str]:
+        """Secret entries in the allure attachments whose value is not redacted (it should be an empty list).
+        Empty values and agentgateway `keyHash` entries hold no key and are not counted."""
+        if self.allure_dir is None or not self.allure_dir.is_dir():
+            return []
+        found = []
+        for attachment in sorted(self.allure_dir.glob("*-attachment.*")):
+            try:
+                text = attachment.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if "kind: Secret" not in text:
+                continue
+            try:
+                documents = [d for d in yaml.safe_load_all(text) if isinstance(d, dict) and d.get("kind") == "Secret"]
+            except yaml.YAMLError:
+                continue
+            for secret in documents:
+                meta = secret.get("metadata") or {}
+                values = {**(secret.get("data") or {}), **(secret.get("stringData") or {})}
+                for entry, value in values.items():
+                    if not _holds_no_key(value):
+                        found.append(f"{attachment.name}: Secret {meta.get('namespace')}/{meta.get('name')} {entry}")
+        return found
+
     def save_chart(self, path: str | Path) -> Path:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -519,12 +569,15 @@ class RunSummary:
         return target
 
     # -- rendering --------------------------------------------------------------------------------------
-    def _where(self) -> list[tuple[str, str]]:
+    def where(self) -> list[tuple[str, str]]:
         where = []
         if self.report_path is not None:
             where.append(("report (YAML)", str(self.report_path)))
         if self.allure_dir is not None:
-            where.append(("allure results", f"{self.allure_dir}  (view: npx allure serve {self.allure_dir})"))
+            report_dir = self.allure_dir.parent / "allure-report"
+            where.append(("allure results", str(self.allure_dir)))
+            generate = f"npx allure generate {self.allure_dir} --output {report_dir}"
+            where.append(("allure HTML", f"{generate} && npx allure open {report_dir}"))
         if self.command:
             where.append(("command", self.command))
         return where
@@ -533,7 +586,7 @@ class RunSummary:
         lines = [f"target {self.target}: {self.result}  " + "  ".join(f"{k}={v}" for k, v in self.totals.items())]
         for profile in self.profiles:
             lines.append(f"  {profile.get('name')}: {profile.get('result')} - {profile.get('summary', '')}")
-        lines += [f"  {what}: {where}" for what, where in self._where()]
+        lines += [f"  {what}: {where}" for what, where in self.where()]
         return redacted("\n".join(lines))
 
     def _repr_html_(self) -> str:
@@ -555,8 +608,18 @@ class RunSummary:
         failed = [r for r in self.scenarios if r.outcome == FAILED]
         if failed:
             inner += "<div class='bad'>failed scenarios</div>" + self.failures()._repr_html_()
-        inner += _table(("what", "where"), self._where())
+        inner += _table(("what", "where"), self.where())
         return _box(inner)
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The checkout this module belongs to when run from one (the folder with pyproject.toml above `start`, the
+    working directory by default); else the working directory. Notebooks run in notebooks/, reports go to the root."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() and (folder / "conformance").is_dir():
+            return folder
+    return here
 
 
 def run_conformance(
@@ -564,14 +627,15 @@ def run_conformance(
     profile: str | None = None,
     extra_args: Sequence[str] = (),
     *,
-    folder: str | Path = "reports/notebook-conformance",
+    folder: str | Path | None = None,
     target_options: Mapping[str, Any] | None = None,
     timeout: float = 3600,
     cwd: str | Path | None = None,
 ) -> RunSummary:
     """Run `python -m pytest --pyargs conformance.suite` in a subprocess; the report, the allure results and the
-    per-scenario JSON go under `folder` (emptied of a previous run's files first)."""
-    out = Path(folder).resolve()
+    per-scenario JSON go under `folder` (default: reports/notebook-conformance in the project root), which is emptied
+    of a previous run's files first. Extra pytest or harness options go in `extra_args`."""
+    out = Path(folder).resolve() if folder else project_root() / "reports" / "notebook-conformance"
     out.mkdir(parents=True, exist_ok=True)
     report = out / "conformance-report.yaml"
     allure = out / "allure-results"
@@ -581,9 +645,18 @@ def run_conformance(
     if allure.is_dir():
         shutil.rmtree(allure)
     command = [
-        sys.executable, "-m", "pytest", "--pyargs", "conformance.suite",
-        "-p", "conformance.notebook", "-p", "no:cacheprovider", "-q",
-        "--target", target, "--conformance-report", str(report), "--alluredir", str(allure),
+        sys.executable,
+        "-m",
+        "conformance.cli",  # the suite with the scenarios' folder as rootdir, as `apikey-conformance` runs it
+        "-p",
+        "conformance.notebook",
+        "-q",
+        "--target",
+        target,
+        "--conformance-report",
+        str(report),
+        "--alluredir",
+        str(allure),
     ]
     if profile:
         command += ["--profile", profile]
@@ -630,24 +703,6 @@ def pytest_sessionfinish(session: Any) -> None:
 
 
 # -- the playground ----------------------------------------------------------------------------------------
-class EmbeddedReferenceTarget(ReferenceTarget):
-    """The reference target with extra backends (a notebook's own app) beside the embedded httpbin."""
-
-    def __init__(self, options: Mapping[str, Any], backends: Mapping[str, str] | None = None) -> None:
-        super().__init__(options)
-        self.backends = dict(backends or {})
-
-    def start(self) -> None:
-        upstream = self.httpbin.start()
-        self.store = Store(BackendMap({"httpbin": upstream, **self.backends}))
-        self.server = GatewayServer(self.store)
-        try:
-            self.server.start_in_thread(admin_port=0)
-        except BaseException:
-            self.httpbin.stop()
-            raise
-
-
 Manifests = str | Mapping[str, Any] | Iterable[Mapping[str, Any]]
 
 
@@ -669,8 +724,14 @@ class Playground:
         self.profile: Profile | None = PROFILES[profile] if profile else None
         settings = settings or ConsistencySettings.from_env()
         if target.applies_synchronously:
-            # Nothing propagates: one matching answer is the answer, and per-client counters stay exact.
-            settings = replace(settings, required_consecutive_successes=1, interval_between_matches=0.0)
+            # Nothing propagates: one matching answer is the answer (so per-client counters stay exact), and a
+            # wrong answer will not change by waiting, so a failing cell fails within seconds.
+            settings = replace(
+                settings,
+                required_consecutive_successes=1,
+                interval_between_matches=0.0,
+                max_time_to_consistency=min(settings.max_time_to_consistency, 2.0),
+            )
         self.settings = settings
         self.session = requests.Session()
         self.applied: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -708,15 +769,12 @@ class Playground:
             "consistency": settings,
             **dict(options or {}),
         }
-        if name == "reference":
-            target = EmbeddedReferenceTarget(merged, backends)
-        else:
-            if backends:
-                if name != "envoy":
-                    raise ValueError(f"backends: target {name!r} cannot reach services on this machine")
-                extra = ",".join(f"{k}={v}" for k, v in backends.items())
-                merged["backends"] = f"{merged['backends']},{extra}" if merged.get("backends") else extra
-            target = make_target(name, merged)  # TargetUnavailable says why it cannot run here
+        if backends:
+            if name not in ("reference", "envoy"):
+                raise ValueError(f"backends: target {name!r} cannot reach services on this machine")
+            extra = ",".join(f"{k}={v}" for k, v in backends.items())
+            merged["backends"] = f"{merged['backends']},{extra}" if merged.get("backends") else extra
+        target = make_target(name, merged)  # TargetUnavailable says why it cannot run here
         if profile is not None and profile not in target.profiles:
             raise ValueError(f"target {name!r} implements {sorted(target.profiles)}, not the {profile} profile")
         target.start()
@@ -864,6 +922,7 @@ class Playground:
     # -- status and counters ------------------------------------------------------------------------------
     def status(self, kind: str, namespace: str, name: str, *, wait: bool = True) -> ConditionView:
         """The policy's `Accepted` condition; with `wait`, until the implementation has set one."""
+
         def attempt() -> PolicyCondition | None:
             return self.target.policy_condition(kind, namespace, name)
 
@@ -934,4 +993,3 @@ def show_yaml(manifests: Manifests, command: str = "") -> ManifestView:
     documents = _as_documents(manifests)
     REDACTOR.add_manifests(documents)
     return ManifestView(documents, command)
-
