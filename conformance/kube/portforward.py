@@ -60,11 +60,14 @@ class PortForward:
                 return self.local_port
 
     def _drain(self, stream: IO[str] | None, lines: queue.Queue[str | None]) -> None:
+        # The reader owns the stream: it reads to EOF (the process ended) and closes it, so stop() never closes
+        # a file this thread is still reading.
         if stream is not None:
-            for line in stream:
-                line = line.rstrip()
-                self._recent.append(line)
-                lines.put(line)
+            with stream:
+                for line in stream:
+                    line = line.rstrip()
+                    self._recent.append(line)
+                    lines.put(line)
         lines.put(None)
 
     def alive(self) -> bool:
@@ -75,8 +78,6 @@ class PortForward:
         if process is None:
             return
         terminate(process, grace=5)
-        if process.stdout is not None:
-            process.stdout.close()
 
     def __enter__(self) -> PortForward:
         self.start()
