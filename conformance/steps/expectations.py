@@ -12,11 +12,23 @@ from conformance.http import Exchange
 from conformance.steps.context import ScenarioContext
 from conformance.targets.base import PolicyCondition
 
+# What the upstream received, by part, as httpbin echoes it back (first value of each name).
+PARTS = "header|query parameter|cookie"
 
-def _echo_problem(exchange: Exchange) -> str | None:
-    if exchange.upstream_headers() is None:
-        return f"the response is not httpbin's echo (status {exchange.status}, body {exchange.body[:200]!r})"
-    return None
+
+def _received(exchange: Exchange, part: str) -> dict[str, str] | None:
+    if part == "header":
+        return exchange.upstream_headers()
+    if part == "cookie":
+        return exchange.upstream_cookies()
+    args = exchange.upstream_args()
+    return None if args is None else {k: v[0] if isinstance(v, list) else v for k, v in args.items()}
+
+
+def _not_an_echo(exchange: Exchange, part: str) -> str:
+    hint = "; request /anything to see the query" if part == "query parameter" else ""
+    body = exchange.body[:200]
+    return f"the response is not httpbin's echo of the {part}s (status {exchange.status}, body {body!r}){hint}"
 
 
 @then(parsers.parse("the response status is {status:d}"))
@@ -45,81 +57,36 @@ def response_header_absent(scenario_context: ScenarioContext, name: str) -> None
     scenario_context.expect(lambda ex: None if name.lower() not in ex.headers else f"unexpected response header {name}")
 
 
-@then(parsers.parse('the upstream receives header "{name}" with value "{value}"'))
-def upstream_header_is(scenario_context: ScenarioContext, name: str, value: str) -> None:
+@then(parsers.re(rf'the upstream receives (?P<part>{PARTS}) "(?P<name>[^"]+)" with value "(?P<value>[^"]*)"$'))
+def upstream_receives(scenario_context: ScenarioContext, part: str, name: str, value: str) -> None:
+    key = name.lower() if part == "header" else name  # header names are case-insensitive
+
     def check(ex: Exchange) -> str | None:
-        headers = ex.upstream_headers()
-        if headers is None:
-            return _echo_problem(ex)
-        got = headers.get(name.lower())
-        return None if got == value else f"upstream header {name}: expected {value!r}, got {got!r}"
+        received = _received(ex, part)
+        if received is None:
+            return _not_an_echo(ex, part)
+        got = received.get(key)
+        return None if got == value else f"upstream {part} {name}: expected {value!r}, got {got!r}"
 
     scenario_context.expect(check)
 
 
-@then(parsers.parse('the upstream receives no header "{name}"'))
-def upstream_header_absent(scenario_context: ScenarioContext, name: str) -> None:
+@then(parsers.re(rf'the upstream receives no (?P<part>{PARTS}) "(?P<name>[^"]+)"$'))
+def upstream_lacks(scenario_context: ScenarioContext, part: str, name: str) -> None:
+    key = name.lower() if part == "header" else name
+
     def check(ex: Exchange) -> str | None:
-        headers = ex.upstream_headers()
-        if headers is None:
-            return _echo_problem(ex)
-        return (
-            None if name.lower() not in headers else f"the upstream received header {name}: {headers[name.lower()]!r}"
-        )
-
-    scenario_context.expect(check)
-
-
-@then(parsers.parse('the upstream receives query parameter "{name}" with value "{value}"'))
-def upstream_query_is(scenario_context: ScenarioContext, name: str, value: str) -> None:
-    def check(ex: Exchange) -> str | None:
-        args = ex.upstream_args()
-        if args is None:
-            return _echo_problem(ex) or "httpbin's echo has no args: request /anything to see the query"
-        got = args.get(name)
-        got = got[0] if isinstance(got, list) else got
-        return None if got == value else f"upstream query parameter {name}: expected {value!r}, got {got!r}"
-
-    scenario_context.expect(check)
-
-
-@then(parsers.parse('the upstream receives no query parameter "{name}"'))
-def upstream_query_absent(scenario_context: ScenarioContext, name: str) -> None:
-    def check(ex: Exchange) -> str | None:
-        args = ex.upstream_args()
-        if args is None:
-            return _echo_problem(ex) or "httpbin's echo has no args: request /anything to see the query"
-        return None if name not in args else f"the upstream received query parameter {name}={args[name]!r}"
-
-    scenario_context.expect(check)
-
-
-@then(parsers.parse('the upstream receives cookie "{name}" with value "{value}"'))
-def upstream_cookie_is(scenario_context: ScenarioContext, name: str, value: str) -> None:
-    def check(ex: Exchange) -> str | None:
-        cookies = ex.upstream_cookies()
-        if cookies is None:
-            return _echo_problem(ex)
-        got = cookies.get(name)
-        return None if got == value else f"upstream cookie {name}: expected {value!r}, got {got!r}"
-
-    scenario_context.expect(check)
-
-
-@then(parsers.parse('the upstream receives no cookie "{name}"'))
-def upstream_cookie_absent(scenario_context: ScenarioContext, name: str) -> None:
-    def check(ex: Exchange) -> str | None:
-        cookies = ex.upstream_cookies()
-        if cookies is None:
-            return _echo_problem(ex)
-        return None if name not in cookies else f"the upstream received cookie {name}"
+        received = _received(ex, part)
+        if received is None:
+            return _not_an_echo(ex, part)
+        return None if key not in received else f"the upstream received {part} {name}: {received[key]!r}"
 
     scenario_context.expect(check)
 
 
 @then("the upstream receives no Cookie header")
 def upstream_no_cookie_header(scenario_context: ScenarioContext) -> None:
-    upstream_header_absent(scenario_context, "cookie")
+    upstream_lacks(scenario_context, "header", "cookie")
 
 
 def _condition_check(expected_status: str, expected_reason: str, text: str | None):
