@@ -16,7 +16,7 @@
 # equivalent; an `assert` after it makes the notebook fail if the gateway does not behave as specified.
 #
 # Where the guide and the real implementation (kgateway's translator and Envoy's `api_key_auth` filter) disagree,
-# the real implementation wins: those places are marked **Erratum** and numbered as in the project's `SPEC.md`.
+# the real implementation wins: those places are marked **Erratum** and numbered as in `docs/SPEC.md`.
 #
 # By default everything runs against the embedded **reference gateway** (with a real httpbin behind it) on ephemeral
 # ports of this machine: no cluster needed. Set `TARGET` in the parameters cell (or `NOTEBOOK_TARGET=envoy` for

@@ -118,7 +118,7 @@ assert GUIDE_KEY not in repr(r) and GUIDE_KEY not in r._repr_html_()
 display(r)
 
 # %% [markdown]
-# How the header is read (SPEC): the prefix matches **case-insensitively**; a header without the prefix counts as
+# How the header is read (docs/SPEC.md): the prefix matches **case-insensitively**; a header without the prefix counts as
 # **no key** (so `Basic …` gets "no API Key found", not "invalid"); a wrong key gets "invalid credentials".
 
 # %%

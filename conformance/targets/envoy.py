@@ -40,7 +40,7 @@ class EnvoyTarget(Target):
 
     name = "envoy"
     profiles: ClassVar[frozenset[str]] = frozenset({"kgateway"})
-    # Differences between Envoy 1.40 and SPEC.md that the scenarios steer around; published in the report.
+    # Differences between Envoy 1.40 and docs/SPEC.md that the scenarios steer around; published in the report.
     known_divergences: ClassVar[list[dict[str, str]]] = [
         {
             "feature": "APIKeyAuthQuerySource",
