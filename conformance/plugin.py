@@ -6,7 +6,10 @@ on items that are conformance scenarios (the tests pytest-bdd generates from `fe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +169,11 @@ class Harness:
                 "consistency": options.consistency,
             }
             target = make_target(options.target, settings)  # raises TargetUnavailable with the skip reason
-            target.start()
+            started = time.monotonic()
+            with _progress_to_terminal(self.config) as say:
+                say(f"starting target {options.target!r} for profile(s) {', '.join(options.profiles)}")
+                target.start()
+                say(f"target {options.target!r} ready in {time.monotonic() - started:.1f}s")
             self.target = target
         return self.target
 
@@ -226,6 +233,42 @@ class Harness:
         allure_dir = getattr(config.option, "allure_report_dir", None)
         if allure_dir and self.meta:
             REDACTOR.redact_tree(Path(allure_dir))
+
+
+class _TerminalHandler(logging.Handler):
+    def __init__(self, write: Callable[[str], None]) -> None:
+        super().__init__(logging.INFO)
+        self.write = write
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.write(REDACTOR.redact(record.getMessage()))
+
+
+@contextlib.contextmanager
+def _progress_to_terminal(config: pytest.Config) -> Iterator[Callable[[str], None]]:
+    """Show a target's start-up (a cluster install takes minutes) live, past pytest's output capture."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def say(message: str) -> None:
+        if reporter is None:
+            return
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(f"[apikey-conformance] {message}")
+        else:
+            reporter.write_line(f"[apikey-conformance] {message}")
+
+    handler = _TerminalHandler(say)
+    logger = logging.getLogger("conformance")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield say
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 def _short_failure(report: pytest.TestReport) -> str:
