@@ -118,8 +118,8 @@ assert GUIDE_KEY not in repr(r) and GUIDE_KEY not in r._repr_html_()
 display(r)
 
 # %% [markdown]
-# How the header is read (docs/SPEC.md): the prefix matches **case-insensitively**; a header without the prefix counts as
-# **no key** (so `Basic …` gets "no API Key found", not "invalid"); a wrong key gets "invalid credentials".
+# How the header is read (docs/SPEC.md): the prefix matches **case-insensitively**; a header without the prefix
+# counts as **no key** (so `Basic …` gets "no API Key found", not "invalid"); a wrong key gets "invalid credentials".
 
 # %%
 display(gw.request(headers={"Authorization": f"bearer {GUIDE_KEY}"}, expect=200))
