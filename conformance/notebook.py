@@ -9,8 +9,7 @@
     summary                                          # result tables; summary.chart() for pass/skip/fail per feature
 
 Everything these objects show passes through `conformance.redact.REDACTOR`: a key never reaches a notebook's
-saved output. Loaded as a pytest plugin (`-p conformance.notebook`, which `run_conformance` does), this module
-also writes the per-scenario results of a run as JSON for `RunSummary`.
+saved output.
 """
 
 from __future__ import annotations
@@ -21,14 +20,13 @@ import copy
 import html
 import io
 import json
-import os
 import shlex
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +35,11 @@ import yaml
 
 from conformance.consistency import ConsistencySettings, eventually
 from conformance.http import Exchange, RequestSpec, send
-from conformance.profiles import FEATURES, PROFILES, Profile
+from conformance.profiles import PROFILES, Profile
 from conformance.redact import REDACTOR
-from conformance.report import FAILED, NOT_SUPPORTED, PASSED, SKIPPED, ScenarioResult, summary_table
+from conformance.report import FAILED, NOT_SUPPORTED, PASSED, SKIPPED, ScenarioResult, scenario_results, summary_table
 from conformance.targets import make_target
 from conformance.targets.base import PolicyCondition, Target
-
-#: Environment variable naming the JSON file the plugin hook below writes the per-scenario results to.
-SCENARIOS_ENV = "APIKEY_CONFORMANCE_NOTEBOOK_SCENARIOS"
 
 _STYLE = (
     "<style>"
@@ -363,41 +358,6 @@ def _in_feature_order(scenarios: list[ScenarioResult]) -> list[ScenarioResult]:
     return sorted(scenarios, key=lambda r: (order.get((r.profile, r.feature), 1 << 20), r.name))
 
 
-def _scenarios_from_json(path: Path) -> list[ScenarioResult]:
-    return _in_feature_order([ScenarioResult(**item) for item in json.loads(path.read_text(encoding="utf-8"))])
-
-
-def _scenarios_from_allure(folder: Path) -> list[ScenarioResult]:
-    """From allure results (a run without the JSON file). Scenarios skipped at collection leave no result."""
-    latest: dict[str, dict[str, Any]] = {}
-    for path in folder.glob("*-result.json"):
-        try:
-            result = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        key = str(result.get("historyId") or result.get("fullName") or path.name)
-        if key not in latest or result.get("stop", 0) >= latest[key].get("stop", 0):
-            latest[key] = result
-    scenarios = []
-    for result in latest.values():
-        tags = [label.get("value") for label in result.get("labels", []) if label.get("name") == "tag"]
-        profile = next((t for t in tags if t in PROFILES), None)
-        feature = next((t for t in tags if t in FEATURES), None)
-        if profile is None or feature is None:
-            continue
-        status = result.get("status")
-        message = str((result.get("statusDetails") or {}).get("message") or "")
-        if status == "passed":
-            outcome = PASSED
-        elif status == "skipped":
-            outcome = NOT_SUPPORTED if "NOT_SUPPORTED" in message else SKIPPED
-        else:
-            outcome = FAILED
-        duration = max(0, int(result.get("stop", 0)) - int(result.get("start", 0))) / 1000
-        scenarios.append(ScenarioResult(profile, feature, str(result.get("name")), outcome, message[:2000], duration))
-    return _in_feature_order(scenarios)
-
-
 @dataclass
 class RunSummary:
     """A conformance report (the YAML the suite writes) with its per-scenario results, as tables and a chart."""
@@ -412,22 +372,16 @@ class RunSummary:
     duration: float | None = None
 
     @classmethod
-    def load(
-        cls, report_path: str | Path, *, scenarios_path: str | Path | None = None, allure_dir: str | Path | None = None
-    ) -> RunSummary:
-        """Parse a report file. Per-scenario results come from the notebook plugin's JSON if present, else from
-        allure results; without either, the tables fall back to the report's core / extended statistics."""
+    def load(cls, report_path: str | Path, *, allure_dir: str | Path | None = None) -> RunSummary:
+        """Parse a report file; its per-scenario results feed the tables and the chart."""
         path = Path(report_path)
         report = yaml.safe_load(path.read_text(encoding="utf-8"))
         if not isinstance(report, dict) or report.get("kind") != "ConformanceReport":
             raise ValueError(f"{path}: not a ConformanceReport YAML")
-        scenarios: list[ScenarioResult] = []
-        allure = Path(allure_dir) if allure_dir else None
-        if scenarios_path and Path(scenarios_path).is_file():
-            scenarios = _scenarios_from_json(Path(scenarios_path))
-        elif allure is not None and allure.is_dir():
-            scenarios = _scenarios_from_allure(allure)
-        return cls(report=report, report_path=path, scenarios=scenarios, allure_dir=allure)
+        scenarios = _in_feature_order(scenario_results(report))
+        return cls(
+            report=report, report_path=path, scenarios=scenarios, allure_dir=Path(allure_dir) if allure_dir else None
+        )
 
     # -- facts ------------------------------------------------------------------------------------------
     @property
@@ -453,16 +407,8 @@ class RunSummary:
     def totals(self) -> dict[str, int]:
         """passed / failed / skipped (counted in the statistics) and not-supported scenarios."""
         totals = {PASSED: 0, FAILED: 0, SKIPPED: 0, NOT_SUPPORTED: 0}
-        if self.scenarios:
-            for r in self.scenarios:
-                totals[r.outcome] = totals.get(r.outcome, 0) + 1
-            return totals
-        for profile in self.profiles:
-            for section in ("core", "extended"):
-                stats = (profile.get(section) or {}).get("statistics") or {}
-                totals[PASSED] += int(stats.get("Passed", 0))
-                totals[FAILED] += int(stats.get("Failed", 0))
-                totals[SKIPPED] += int(stats.get("Skipped", 0))
+        for r in self.scenarios:
+            totals[r.outcome] = totals.get(r.outcome, 0) + 1
         return totals
 
     @property
@@ -471,25 +417,8 @@ class RunSummary:
         return self.totals[FAILED] == 0 and self.returncode in (None, 0)
 
     def rows(self) -> list[tuple[str, str, int, int, int, int]]:
-        """(profile, feature, passed, failed, skipped, not supported); per core / extended if only the report."""
-        if self.scenarios:
-            return summary_table(self.scenarios)
-        rows = []
-        for profile in self.profiles:
-            for section in ("core", "extended"):
-                stats = (profile.get(section) or {}).get("statistics")
-                if stats:
-                    rows.append(
-                        (
-                            profile["name"],
-                            section,
-                            stats.get("Passed", 0),
-                            stats.get("Failed", 0),
-                            stats.get("Skipped", 0),
-                            0,
-                        )
-                    )
-        return rows
+        """(profile, feature, passed, failed, skipped, not supported)."""
+        return summary_table(self.scenarios)
 
     def scenario_table(self, outcomes: Iterable[str] | None = None) -> ScenarioTable:
         wanted = set(outcomes) if outcomes is not None else None
@@ -632,24 +561,20 @@ def run_conformance(
     timeout: float = 3600,
     cwd: str | Path | None = None,
 ) -> RunSummary:
-    """Run `python -m pytest --pyargs conformance.suite` in a subprocess; the report, the allure results and the
-    per-scenario JSON go under `folder` (default: reports/notebook-conformance in the project root), which is emptied
-    of a previous run's files first. Extra pytest or harness options go in `extra_args`."""
+    """Run the suite (`python -m conformance.cli`) in a subprocess; the report and the allure results go under
+    `folder` (default: reports/notebook-conformance in the project root), which is emptied of a previous run's files
+    first. Extra pytest or harness options go in `extra_args`."""
     out = Path(folder).resolve() if folder else project_root() / "reports" / "notebook-conformance"
     out.mkdir(parents=True, exist_ok=True)
     report = out / "conformance-report.yaml"
     allure = out / "allure-results"
-    scenarios = out / "scenarios.json"
-    for stale in (report, scenarios):
-        stale.unlink(missing_ok=True)
+    report.unlink(missing_ok=True)
     if allure.is_dir():
         shutil.rmtree(allure)
     command = [
         sys.executable,
         "-m",
         "conformance.cli",  # the suite with the scenarios' folder as rootdir, as `apikey-conformance` runs it
-        "-p",
-        "conformance.notebook",
         "-q",
         "--target",
         target,
@@ -667,7 +592,6 @@ def run_conformance(
     completed = subprocess.run(
         command,
         cwd=cwd,
-        env={**os.environ, SCENARIOS_ENV: str(scenarios)},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -676,30 +600,12 @@ def run_conformance(
     output = redacted((completed.stdout + completed.stderr)[-6000:])
     if not report.is_file():
         raise RuntimeError(f"the conformance run wrote no report (pytest exit code {completed.returncode}):\n{output}")
-    summary = RunSummary.load(report, scenarios_path=scenarios, allure_dir=allure)
+    summary = RunSummary.load(report, allure_dir=allure)
     summary.returncode = completed.returncode
     summary.command = shlex.join(command)
     summary.output = output
     summary.duration = time.monotonic() - started
     return summary
-
-
-def pytest_sessionfinish(session: Any) -> None:
-    """Plugin hook (only with `-p conformance.notebook`): the harness's per-scenario results as JSON."""
-    destination = os.environ.get(SCENARIOS_ENV)
-    if not destination:
-        return
-    from conformance.plugin import HARNESS_KEY
-
-    harness = session.config.stash.get(HARNESS_KEY, None)
-    if harness is None:
-        return
-    results = [
-        {**asdict(r), "name": redacted(r.name), "message": redacted(r.message)} for r in harness.results.values()
-    ]
-    path = Path(destination)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1), encoding="utf-8")
 
 
 # -- the playground ----------------------------------------------------------------------------------------

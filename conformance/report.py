@@ -112,7 +112,33 @@ def build_report(
         )
     if divergences:
         report["knownDivergences"] = divergences
+    report["scenarios"] = [
+        {
+            "profile": r.profile,
+            "feature": r.feature,
+            "name": r.name,
+            "result": r.outcome,
+            **({"message": r.message} if r.message else {}),
+            "durationSeconds": round(r.duration, 3),
+        }
+        for r in results
+    ]
     return report
+
+
+def scenario_results(report: Mapping[str, Any]) -> list[ScenarioResult]:
+    """The per-scenario results a report carries, back as ScenarioResult objects."""
+    return [
+        ScenarioResult(
+            str(item["profile"]),
+            str(item["feature"]),
+            str(item["name"]),
+            str(item["result"]),
+            str(item.get("message", "")),
+            float(item.get("durationSeconds", 0.0)),
+        )
+        for item in report.get("scenarios") or []
+    ]
 
 
 def _summary_line(core: Mapping[str, Any], extended: Mapping[str, Any]) -> str:

@@ -11,7 +11,15 @@ import pytest
 from conformance.consistency import ConsistencySettings, NotConsistent, eventually
 from conformance.profiles import PROFILES, feature_selected, parse_feature_list
 from conformance.redact import MARKER, Redactor
-from conformance.report import FAILED, NOT_SUPPORTED, PASSED, SKIPPED, ScenarioResult, build_report
+from conformance.report import (
+    FAILED,
+    NOT_SUPPORTED,
+    PASSED,
+    SKIPPED,
+    ScenarioResult,
+    build_report,
+    scenario_results,
+)
 from conformance.steps.requests import request_from_table
 
 
@@ -95,6 +103,21 @@ def test_report_result_is_success_partial_or_failure_and_not_supported_is_left_o
     assert report["profiles"][0]["result"] == "failure"
     assert report["profiles"][0]["core"]["failedTests"] == ["APIKeyAuth scenario"]
     assert report["apiVersion"].startswith("conformance.apikey-conformance.dev/")
+
+
+def test_report_carries_every_scenario_result_and_reads_back() -> None:
+    results = [
+        ScenarioResult("kgateway", "APIKeyAuth", "ok", PASSED, "", 0.25),
+        ScenarioResult("kgateway", "APIKeyAuthQuerySource", "broken", FAILED, "expected 200, got 401", 0.5),
+        ScenarioResult("agentgateway", "APIKeyAuth", "elsewhere", NOT_SUPPORTED, "profile not implemented", 0.0),
+    ]
+    supported = {"kgateway": set(PROFILES["kgateway"].features), "agentgateway": set()}
+    report = build_report(
+        results, target="t", profiles=["kgateway", "agentgateway"], supported=supported, implementation={}
+    )
+    assert [s["result"] for s in report["scenarios"]] == [PASSED, FAILED, NOT_SUPPORTED]
+    assert "message" not in report["scenarios"][0]
+    assert scenario_results(report) == results
 
 
 def test_report_marks_a_profile_the_target_does_not_implement() -> None:

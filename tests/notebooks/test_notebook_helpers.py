@@ -8,14 +8,12 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from conformance.http import Exchange, RequestSpec
 from conformance.notebook import (
-    SCENARIOS_ENV,
     ManifestView,
     Playground,
     ResponseView,
@@ -23,12 +21,10 @@ from conformance.notebook import (
     ScenarioTable,
     as_stored,
     project_root,
-    pytest_sessionfinish,
     register_keys,
     run_conformance,
     show_yaml,
 )
-from conformance.plugin import HARNESS_KEY
 from conformance.redact import MARKER
 from conformance.report import FAILED, NOT_SUPPORTED, PASSED, SKIPPED, ScenarioResult, build_report, write_report
 from conformance.targets import TargetUnavailable
@@ -218,7 +214,7 @@ SCENARIOS = [
 ]
 
 
-def write_run(folder: Path, with_scenarios: bool = True) -> tuple[Path, Path]:
+def write_run(folder: Path) -> Path:
     report = build_report(
         SCENARIOS,
         target="envoy",
@@ -226,16 +222,12 @@ def write_run(folder: Path, with_scenarios: bool = True) -> tuple[Path, Path]:
         supported={"kgateway": {"APIKeyAuth", "APIKeyAuthCookieSource"}, "agentgateway": set()},
         implementation={"organization": "acme", "project": "gw", "url": "", "version": "1.0", "contact": []},
     )
-    report_path = write_report(report, folder / "conformance-report.yaml")
-    scenarios_path = folder / "scenarios.json"
-    if with_scenarios:
-        scenarios_path.write_text(json.dumps([r.__dict__ for r in SCENARIOS]), encoding="utf-8")
-    return report_path, scenarios_path
+    return write_report(report, folder / "conformance-report.yaml")
 
 
 def test_run_summary_parses_a_report_with_scenarios(tmp_path: Path) -> None:
-    report_path, scenarios_path = write_run(tmp_path)
-    summary = RunSummary.load(report_path, scenarios_path=scenarios_path)
+    report_path = write_run(tmp_path)
+    summary = RunSummary.load(report_path)
     assert summary.target == "envoy" and summary.result == "failure" and not summary.ok
     assert summary.totals == {PASSED: 1, FAILED: 1, SKIPPED: 1, NOT_SUPPORTED: 1}
     assert summary.profile("agentgateway")["result"] == "not-supported"
@@ -247,39 +239,8 @@ def test_run_summary_parses_a_report_with_scenarios(tmp_path: Path) -> None:
     assert "kgateway: failure" in repr(summary)
 
 
-def test_run_summary_without_scenarios_falls_back_to_the_statistics(tmp_path: Path) -> None:
-    report_path, _ = write_run(tmp_path, with_scenarios=False)
-    summary = RunSummary.load(report_path, scenarios_path=tmp_path / "missing.json")
-    assert summary.scenarios == []
-    assert summary.rows() == [("kgateway", "core", 1, 1, 0, 0), ("kgateway", "extended", 0, 0, 1, 0)]
-    assert summary.totals[FAILED] == 1
-
-
-def test_run_summary_reads_scenarios_from_allure_results(tmp_path: Path) -> None:
-    report_path, _ = write_run(tmp_path, with_scenarios=False)
-    allure = tmp_path / "allure-results"
-    allure.mkdir()
-    for index, (status, tags) in enumerate(
-        [("passed", ["kgateway", "APIKeyAuth"]), ("broken", ["kgateway", "APIKeyAuth"]), ("passed", ["unrelated"])]
-    ):
-        result = {
-            "name": f"scenario {index}",
-            "status": status,
-            "historyId": str(index),
-            "start": 1000,
-            "stop": 1500,
-            "labels": [{"name": "tag", "value": tag} for tag in tags],
-        }
-        (allure / f"{index}-result.json").write_text(json.dumps(result), encoding="utf-8")
-    summary = RunSummary.load(report_path, allure_dir=allure)
-    assert [(r.name, r.outcome, r.duration) for r in summary.scenarios] == [
-        ("scenario 0", PASSED, 0.5),
-        ("scenario 1", FAILED, 0.5),
-    ]
-
-
 def test_run_summary_finds_unredacted_secret_values_in_allure_attachments(tmp_path: Path) -> None:
-    report_path, _ = write_run(tmp_path)
+    report_path = write_run(tmp_path)
     allure = tmp_path / "allure-results"
     allure.mkdir()
     secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: n}\nstringData:\n"
@@ -295,8 +256,7 @@ def test_run_summary_finds_unredacted_secret_values_in_allure_attachments(tmp_pa
 
 def test_run_summary_chart_has_one_bar_row_per_feature(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    report_path, scenarios_path = write_run(tmp_path)
-    summary = RunSummary.load(report_path, scenarios_path=scenarios_path)
+    summary = RunSummary.load(write_run(tmp_path))
     figure = summary.chart()
     labels = [tick.get_text() for tick in figure.axes[0].get_yticklabels()]
     assert labels == ["kgateway/APIKeyAuth", "kgateway/APIKeyAuthCookieSource", "agentgateway/APIKeyAuth"]
@@ -309,15 +269,6 @@ def test_run_summary_rejects_other_yaml(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"kind": "Something"}), encoding="utf-8")
     with pytest.raises(ValueError, match="not a ConformanceReport"):
         RunSummary.load(path)
-
-
-def test_plugin_hook_writes_the_harness_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    destination = tmp_path / "out" / "scenarios.json"
-    monkeypatch.setenv(SCENARIOS_ENV, str(destination))
-    stash = pytest.Stash()
-    stash[HARNESS_KEY] = SimpleNamespace(results={"id": SCENARIOS[1]})
-    pytest_sessionfinish(SimpleNamespace(config=SimpleNamespace(stash=stash)))
-    assert json.loads(destination.read_text(encoding="utf-8")) == [SCENARIOS[1].__dict__]
 
 
 def test_run_conformance_runs_the_suite_in_a_subprocess(tmp_path: Path) -> None:
