@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from conformance.envoy.policies import FILTER_NAME, LISTENER_TYPE, PolicyKey, PolicyOutcome, policy_outcomes
 from conformance.envoy.routes import PortPlan, RouteEntry, VirtualHostPlan, envoy_match, plan_ports
 from reference_impl.compile.inventory import Inventory
+from reference_impl.compile.snapshot import BackendMap
 from reference_impl.compile.status import Condition, accepted
 from reference_impl.resources.kgateway import KGATEWAY_GROUP
 
@@ -26,7 +27,6 @@ ROUTE_RESOURCE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 CLUSTER_RESOURCE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 
 # Service name -> (host, port). Keys tried: "name.namespace:port", "name.namespace", "name:port", "name".
-Backends = Mapping[str, tuple[str, int]]
 
 
 @dataclass(frozen=True)
@@ -36,25 +36,6 @@ class EnvoyConfig:
     clusters: list[dict[str, Any]] = field(default_factory=list)
     conditions: dict[PolicyKey, Condition] = field(default_factory=dict)
     port_map: dict[int, int] = field(default_factory=dict)  # Gateway listener port -> local port
-
-
-def parse_backends(spec: str | Mapping[str, str]) -> dict[str, tuple[str, int]]:
-    """ "httpbin=http://127.0.0.1:8000,echo.ns:80=127.0.0.1:9000" (or a mapping) -> Backends."""
-    items = (
-        spec.items() if isinstance(spec, Mapping) else (part.split("=", 1) for part in spec.split(",") if part.strip())
-    )
-    backends: dict[str, tuple[str, int]] = {}
-    for name, url in items:
-        parts = urlsplit(url if "//" in url else f"http://{url}")
-        backends[name.strip()] = (parts.hostname or "127.0.0.1", parts.port or 80)
-    return backends
-
-
-def resolve_backend(backends: Backends, name: str, namespace: str, port: int | None) -> tuple[str, int] | None:
-    for key in (f"{name}.{namespace}:{port}", f"{name}.{namespace}", f"{name}:{port}", name):
-        if key in backends:
-            return backends[key]
-    return None
 
 
 def cluster_name(name: str, namespace: str, port: int | None) -> str:
@@ -137,7 +118,9 @@ def _extension_refs(entry: RouteEntry, att: _Attachments) -> list[PolicyOutcome 
     return refs
 
 
-def _route_action(entry: RouteEntry, backends: Backends, clusters: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+def _route_action(
+    entry: RouteEntry, backends: BackendMap, clusters: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
     refs = [r for r in entry.rule.backend_refs if r.kind == "Service" and r.group in ("", "core")]
     if not refs:
         return None
@@ -146,9 +129,10 @@ def _route_action(entry: RouteEntry, backends: Backends, clusters: dict[str, dic
     for ref in refs:
         ref_ns = ref.namespace or ns
         name = cluster_name(ref.name, ref_ns, ref.port)
-        address = resolve_backend(backends, ref.name, ref_ns, ref.port)
-        if address is not None:
-            clusters[name] = _cluster(name, *address)
+        url = backends.resolve(ref.name, ref_ns, ref.port)
+        if url is not None:
+            parts = urlsplit(url)
+            clusters[name] = _cluster(name, parts.hostname or "127.0.0.1", parts.port or 80)
         weighted.append({"name": name, "weight": ref.weight})
     # An unresolved backend points at a cluster that does not exist: Envoy answers 500, as kgateway's blackhole.
     action: dict[str, Any] = {"cluster_not_found_response_code": "INTERNAL_SERVER_ERROR"}
@@ -184,7 +168,7 @@ def _route(
     index: int,
     vhost: VirtualHostPlan,
     att: _Attachments,
-    backends: Backends,
+    backends: BackendMap,
     clusters: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     rule_name = entry.rule.name
@@ -208,7 +192,7 @@ def _route(
 
 
 def _route_configuration(
-    plan: PortPlan, att: _Attachments, backends: Backends, clusters: dict[str, dict[str, Any]]
+    plan: PortPlan, att: _Attachments, backends: BackendMap, clusters: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
     # With one Gateway on the port (the usual case) its policy sits on the RouteConfiguration, as kgateway
     # does. Several Gateways sharing a local port each keep their policy on their own virtual hosts instead.
@@ -305,7 +289,7 @@ def translate(
     inventory: Inventory,
     *,
     port_map: Mapping[int, int],
-    backends: Backends,
+    backends: BackendMap,
     rds_path: Mapping[str, str] | str,
     gateway_classes: Iterable[str] = ("kgateway",),
 ) -> EnvoyConfig:

@@ -18,10 +18,11 @@ from typing import Any, ClassVar
 
 from conformance.envoy.admin import Admin
 from conformance.envoy.process import EnvoyProcess, find_envoy, free_port
-from conformance.envoy.translate import EnvoyConfig, listener_ports, parse_backends, translate
+from conformance.envoy.translate import EnvoyConfig, listener_ports, translate
 from conformance.envoy.xds import CDS_FILE, LDS_FILE, XdsFiles, bootstrap, rds_file
 from conformance.targets.base import PolicyCondition, Target
 from reference_impl.compile.inventory import Inventory
+from reference_impl.compile.snapshot import BackendMap
 from reference_impl.resources import Resource, parse_manifest, resource_key
 from reference_impl.upstream import HttpbinServer
 
@@ -80,7 +81,7 @@ class EnvoyTarget(Target):
         self._files: XdsFiles | None = None
         self._envoy: EnvoyProcess | None = None
         self._httpbin: HttpbinServer | None = None
-        self._backends: dict[str, tuple[str, int]] = {}
+        self._backends = BackendMap()
 
     # -- life cycle -------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -94,10 +95,8 @@ class EnvoyTarget(Target):
         try:
             self._httpbin = HttpbinServer()
             self._httpbin.start(timeout=self.startup_timeout)
-            backends = self.options.get("backends")
-            self._backends = {"httpbin": ("127.0.0.1", int(self._httpbin.port or 0))}
-            if backends:
-                self._backends.update(parse_backends(backends))
+            extra = BackendMap.from_option(self.options.get("backends"))
+            self._backends = BackendMap({"httpbin": self._httpbin.url, **extra.services})
             xds_dir = self._work_dir / "xds"
             xds_dir.mkdir()
             self._files = XdsFiles(xds_dir)

@@ -15,15 +15,6 @@ from reference_impl.store import Store
 from reference_impl.upstream import HttpbinServer
 
 
-def _backend_items(value: str | Mapping[str, str] | None) -> list[str]:
-    """The `backends` option: "svc=http://host:port,..." (as for the envoy target) or a mapping."""
-    if not value:
-        return []
-    if isinstance(value, Mapping):
-        return [f"{name}={url}" for name, url in value.items()]
-    return [item.strip() for item in str(value).split(",") if item.strip()]
-
-
 class ReferenceTarget(Target):
     """Options: fault (a known fault from conformance.targets.faults), backends ("svc=http://host:port,...")."""
 
@@ -40,7 +31,7 @@ class ReferenceTarget(Target):
 
     def start(self) -> None:
         deciders = deciders_with(self.fault)  # validates the fault name before anything starts
-        extra = BackendMap.parse(_backend_items(self.options.get("backends")))
+        extra = BackendMap.from_option(self.options.get("backends"))
         upstream = self.httpbin.start()
         # Every Service named httpbin, in any namespace, is the embedded httpbin; `backends` adds others.
         self.store = Store(BackendMap({"httpbin": upstream, **extra.services}))

@@ -43,6 +43,15 @@ class BackendMap:
         return None
 
     @classmethod
+    def from_option(cls, value: str | Mapping[str, str] | None) -> BackendMap:
+        """A target's `backends` option: "svc=http://host:port,..." or a mapping of the same."""
+        if not value:
+            return cls()
+        if isinstance(value, Mapping):
+            return cls.parse([f"{name}={url}" for name, url in value.items()])
+        return cls.parse([item.strip() for item in str(value).split(",") if item.strip()])
+
+    @classmethod
     def parse(cls, items: list[str]) -> BackendMap:
         """From CLI-style "name[.namespace][:port]=http://host:port" strings."""
         services = {}

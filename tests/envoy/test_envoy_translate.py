@@ -9,9 +9,10 @@ from envoy_manifests import BASE, GATEWAY_POLICY, GUIDE_KEY, GUIDE_SECRET, inven
 from conformance.envoy.policies import FILTER_NAME, PER_ROUTE_TYPE
 from conformance.envoy.routes import intersect_hostnames
 from conformance.envoy.translate import INVALID_ROUTE_BODY, EnvoyConfig, translate
+from reference_impl.compile.snapshot import BackendMap
 
 PORTS = {8080: 18080, 9090: 19090}
-BACKENDS = {"httpbin": ("127.0.0.1", 8000)}
+BACKENDS = BackendMap({"httpbin": "http://127.0.0.1:8000"})
 
 
 def config(*texts: str) -> EnvoyConfig:
@@ -223,7 +224,7 @@ spec:
 def test_unknown_backends_and_other_gateway_classes() -> None:
     other_class = BASE.replace("gatewayClassName: kgateway", "gatewayClassName: agentgateway")
     assert config(other_class).listeners == []
-    cfg = translate(inventory(BASE), port_map=PORTS, backends={}, rds_path="/xds")
+    cfg = translate(inventory(BASE), port_map=PORTS, backends=BackendMap(), rds_path="/xds")
     route = next(iter(routes_by_rule(cfg).values()))
     assert route["route"]["cluster_not_found_response_code"] == "INTERNAL_SERVER_ERROR"
     assert cfg.clusters == []
