@@ -16,7 +16,7 @@ class Match:
     prefix: str | None  # set for PathPrefix, trailing "/" removed ("" matches everything)
     method: str | None
     headers: tuple[tuple[bytes, bytes], ...]  # lower-case names
-    query: tuple[tuple[str, str], ...]
+    query: tuple[tuple[bytes, bytes], ...]  # decoded name and value
 
     def sort_key(self) -> tuple[int, int, int, int, int]:
         # Gateway API precedence: Exact path, longest prefix, method, most header matches, most query matches.
@@ -38,7 +38,7 @@ def compile_match(spec: RouteMatch) -> Match:
         prefix=prefix,
         method=spec.method,
         headers=tuple((h.name.lower().encode("latin-1"), h.value.encode("latin-1")) for h in spec.headers),
-        query=tuple((q.name, q.value) for q in spec.query_params),
+        query=tuple((q.name.encode("utf-8"), q.value.encode("utf-8")) for q in spec.query_params),
     )
 
 

@@ -6,10 +6,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from email.utils import formatdate
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from reference_impl.auth import agentgateway, kgateway
 from reference_impl.auth.decision import Allow, Deny, Headers, RequestParts
+from reference_impl.auth.extract import first_query_param
 from reference_impl.compile.routes import Candidate, Match, Rule, host_of
 from reference_impl.gateway.observe import AccessRecord, Counters, log_access
 from reference_impl.gateway.proxy import Proxy, UpstreamError
@@ -35,21 +35,8 @@ def matches(match: Match, path: str, method: str, headers: Headers, query_string
     for name, value in match.headers:
         if not any(k == name and v == value for k, v in headers):
             return False
-    if match.query:
-        params = _query_first_values(query_string)
-        for name, value in match.query:
-            if params.get(name) != value:
-                return False
-    return True
-
-
-def _query_first_values(query_string: bytes) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for segment in query_string.split(b"&"):
-        name, _, value = segment.partition(b"=")
-        key = unquote_to_bytes(name).decode("utf-8", "replace")
-        found.setdefault(key, unquote_to_bytes(value).decode("utf-8", "replace"))
-    return found
+    # Gateway API matches a query parameter's first value, as the key extractors read it.
+    return all(first_query_param(query_string, name) == value for name, value in match.query)
 
 
 def select(candidates: tuple[Candidate, ...], path: str, method: str, headers: Headers, query: bytes) -> Rule | None:

@@ -76,6 +76,7 @@ def rule(
     path_type: str = "PathPrefix",
     method: str | None = None,
     headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
     backend: str = "svc",
     filters: list[dict] | None = None,
 ) -> dict:
@@ -86,6 +87,8 @@ def rule(
         match["method"] = method
     if headers:
         match["headers"] = [{"name": k, "value": v} for k, v in headers.items()]
+    if query:
+        match["queryParams"] = [{"name": k, "value": v} for k, v in query.items()]
     spec: dict[str, Any] = {"backendRefs": [{"name": backend, "port": 80}]}
     if match:
         spec["matches"] = [match]

@@ -117,6 +117,17 @@ def test_method_and_header_matches():
     assert served(store, path="/x") == "r:plain"
 
 
+def test_query_param_matches_read_the_first_decoded_value():
+    store = make_store(
+        gateway(),
+        route(rules=[rule(name="v2", path="/x", query={"version": "2 beta"}), rule(name="plain", path="/x")]),
+    )
+    assert served(store, path="/x", query=b"version=2%20beta") == "r:v2"
+    assert served(store, path="/x", query=b"a=1&version=2%20beta&version=3") == "r:v2"
+    assert served(store, path="/x", query=b"version=3&version=2%20beta") == "r:plain"  # only the first counts
+    assert served(store, path="/x", query=b"") == "r:plain"
+
+
 def test_precedence_exact_then_longest_prefix_then_method_then_headers():
     store = make_store(
         gateway(),
