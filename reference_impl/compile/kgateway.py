@@ -10,7 +10,7 @@ from reference_impl.auth.kgateway import DENY_INVALID_POLICY, KgatewayAuth, Sour
 from reference_impl.compile.inventory import Inventory
 from reference_impl.compile.status import Condition, accepted, invalid
 from reference_impl.resources import Secret, TrafficPolicy
-from reference_impl.resources.kgateway import KGATEWAY_GROUP, APIKeyAuth
+from reference_impl.resources.kgateway import KGATEWAY_GROUP, APIKeyAuth, KeySource
 
 DEFAULT_SOURCES = (Source("header", b"api-key"),)
 
@@ -96,7 +96,7 @@ def _credentials(secrets: list[Secret]) -> dict[bytes, str]:
     return by_digest
 
 
-def _source(item) -> Source:  # one keySources item: header, else query, else cookie
+def _source(item: KeySource) -> Source:  # one keySources item: header, else query, else cookie
     if item.header is not None:
         return Source("header", item.header.lower().encode("latin-1"))
     if item.query is not None:

@@ -23,7 +23,7 @@ from reference_impl.compile.routes import (
 )
 from reference_impl.compile.status import Condition
 from reference_impl.resources import Gateway, HTTPRoute
-from reference_impl.resources.gateway_api import RouteRule
+from reference_impl.resources.gateway_api import Listener, RouteRule
 
 # gatewayClassName -> which policy dialect the class's controller honours.
 DEFAULT_GATEWAY_CLASSES: Mapping[str, str] = {"kgateway": "TrafficPolicy", "agentgateway": "AgentgatewayPolicy"}
@@ -174,7 +174,15 @@ def compile_snapshot(
     return Snapshot(generation, tables, policy_status, gateway_status)
 
 
-def _compile_rule(gateway, listener, route, index, rule, policies, backends) -> Rule:
+def _compile_rule(
+    gateway: Gateway,
+    listener: Listener,
+    route: HTTPRoute,
+    index: int,
+    rule: RouteRule,
+    policies: list[Attached],
+    backends: BackendMap,
+) -> Rule:
     auth, policy_label = _effective_auth(reaching(policies, gateway, listener, route, rule))
     backend, backend_error = _backend(rule, route, backends)
     modifier = next((f.request_header_modifier for f in rule.filters if f.type == "RequestHeaderModifier"), None)
