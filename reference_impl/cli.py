@@ -13,9 +13,11 @@ from pathlib import Path
 from reference_impl import keygen
 from reference_impl.compile.snapshot import BackendMap
 from reference_impl.errors import ManifestError
-from reference_impl.folder import ManifestFolder, manifest_files
-from reference_impl.gateway.server import GatewayServer
-from reference_impl.resources import load_manifests
+from reference_impl.folder import SUFFIXES, ManifestFolder, manifest_files, read_problem
+from reference_impl.gateway.admin import health_of
+from reference_impl.gateway.server import GatewayServer, PortInUse
+from reference_impl.health import HealthLog, snapshot_health
+from reference_impl.resources import parse_manifest
 from reference_impl.store import Store
 from reference_impl.upstream import HttpbinServer
 
@@ -39,7 +41,7 @@ def _labels(values: Sequence[str]) -> dict[str, str]:
     for value in values:
         key, sep, val = value.partition("=")
         if not sep or not key:
-            raise SystemExit(f"--label {value!r}: expected KEY=VALUE")
+            raise ValueError(f"--label {value!r}: expected KEY=VALUE")
         labels[key] = val
     return labels
 
@@ -75,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--httpbin-port", type=int, default=0, help="port for the embedded httpbin (default: free)")
     serve.add_argument("--admin-port", type=int, default=9901, help="admin endpoint port (default 9901; -1 = off)")
     serve.add_argument("--no-watch", action="store_true", help="load the folder once; do not watch it")
+    serve.add_argument(
+        "--allow-rejected",
+        action="store_true",
+        help="start even if some files are rejected at start-up, serving the valid rest (the rejected files' "
+        "resources are then not served at all; /ready reports them). Default: refuse to start",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     httpbin = sub.add_parser("httpbin", help="run the embedded httpbin upstream alone")
@@ -86,16 +94,27 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--name", default="apikey", help="Secret name (default apikey)")
     keys.add_argument("--namespace", default="default")
     keys.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
-    keys.add_argument("--bytes", type=int, default=32, help="entropy per key in bytes (default 32)")
+    keys.add_argument("--bytes", type=int, default=32, help="entropy per key in bytes (default 32, at least 16)")
+    keys.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     keys.add_argument(
         "--hashed-configmap",
         action="store_true",
         help="also emit an agentgateway ConfigMap holding only keyHash values",
     )
-    keys.add_argument("--output", type=Path, help="write the manifests here instead of standard output")
+    keys.add_argument(
+        "--output",
+        type=Path,
+        help="write the manifests to this file (mode 0600) and print only the keys; default: print the manifests, "
+        "the keys listed once in a comment above them",
+    )
 
     validate = sub.add_parser("validate", help="validate manifest files as the API server would")
-    validate.add_argument("paths", nargs="+", type=Path)
+    validate.add_argument("paths", nargs="+", type=Path, help="files or folders (folders are searched recursively)")
+    validate.add_argument(
+        "--strict",
+        action="store_true",
+        help="also fail when the files together would leave a policy not accepted or a route with problems",
+    )
     return parser
 
 
@@ -108,38 +127,66 @@ def _configure_logging(level: str) -> None:
     root.propagate = False
 
 
+def _rejected_at_start(folder: ManifestFolder) -> bool:
+    for path, problem in sorted(folder.errors.items()):
+        log.error("rejected %s", problem if str(path) in problem else f"{path}: {problem}")
+    return bool(folder.errors)
+
+
 async def _serve(args: argparse.Namespace) -> int:
     httpbin: HttpbinServer | None = None
     services = {}
     try:
+        services.update(BackendMap.parse(args.backend).services)
+        store = Store(BackendMap(services))  # backends completed below, once httpbin has a port
+        health_log = HealthLog(log)
+        sources: list = []
+        folder = ManifestFolder(args.folder, store, on_sync=lambda: health_log.update(health_of(store, sources)))
+        sources.append(folder.health)
         if args.httpbin:
             httpbin = HttpbinServer(port=args.httpbin_port)
-            services["httpbin"] = httpbin.start()
+            store.backends = BackendMap({"httpbin": httpbin.start(), **services})
             log.info("embedded httpbin on %s", httpbin.url)
-        services.update(BackendMap.parse(args.backend).services)
-        store = Store(BackendMap(services))
-        folder = ManifestFolder(args.folder, store)
         folder.sync()
-        if not store.list():
-            log.warning("no valid manifests in %s yet; watching for files", args.folder)
+        if folder.errors and not args.allow_rejected:
+            _rejected_at_start(folder)
+            log.error(
+                "not serving: %d file(s) in %s rejected (see above). Fix them, or pass --allow-rejected to serve the "
+                "valid rest without them",
+                len(folder.errors),
+                args.folder,
+            )
+            return 2
         listeners = dict(args.listen) or {
             listener.port: listener.port for gateway in store.list("Gateway") for listener in gateway.spec.listeners
         }
         if not listeners:
-            log.error("nothing to listen on: no Gateway listener in %s and no --listen given", args.folder)
+            log.error(
+                "nothing to serve: %s holds no Gateway with a listener; add one, or pass --listen PORT to serve "
+                "a listener port before its Gateway exists",
+                args.folder,
+            )
             return 2
-        server = GatewayServer(store, host=args.host)
-        await server.start(listeners, None if args.admin_port < 0 else args.admin_port)
+        if not store.list():
+            log.warning("%s holds no manifests yet: every request gets 404 until it does", args.folder)
+        server = GatewayServer(store, host=args.host, health=sources)
+        try:
+            await server.start(listeners, None if args.admin_port < 0 else args.admin_port)
+        except PortInUse as error:
+            log.error("%s", error)
+            return 2
         for listener_port, local_port in sorted(server.ports.items()):
             log.info("listener port %d on http://%s:%d", listener_port, args.host, local_port)
         if server.admin_url:
-            log.info("admin on %s (/status /stats /config /ready)", server.admin_url)
+            log.info("admin on %s (/ready /status /stats /config)", server.admin_url)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        received: list[str] = []
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, lambda sig=sig: (received.append(sig.name), stop.set()))
         watcher = None if args.no_watch else asyncio.create_task(folder.watch(stop))
         await stop.wait()
+        log.info("stopping (%s)", received[0] if received else "stop requested")
         if watcher:
             await watcher
         await server.stop()
@@ -150,35 +197,76 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    keys = keygen.issue_keys(args.clients, args.bytes)
-    labels = _labels(args.label)
-    manifests = [keygen.secret_manifest(args.name, args.namespace, keys, labels=labels)]
-    if args.hashed_configmap:
-        manifests.append(keygen.hashed_config_map(args.name, args.namespace, keys, labels=labels))
+    try:
+        keys = keygen.issue_keys(args.clients, args.bytes)
+        labels = _labels(args.label)
+        manifests = [keygen.secret_manifest(args.name, args.namespace, keys, labels=labels)]
+        if args.hashed_configmap:
+            manifests.append(keygen.hashed_config_map(args.name, args.namespace, keys, labels=labels))
+        for manifest in manifests:
+            parse_manifest(manifest, source="keygen")  # what the API server would refuse is refused here
+    except (ValueError, ManifestError) as error:  # ManifestError never quotes a key value
+        print(f"apikey-gateway keygen: {error}", file=sys.stderr)
+        return 2
     text = keygen.to_yaml(*manifests)
+    listing = keygen.key_listing(keys)
     if args.output:
+        if args.output.exists() and not args.force:
+            print(f"apikey-gateway keygen: {args.output} exists; pass --force to overwrite it", file=sys.stderr)
+            return 2
+        args.output.touch(mode=0o600)
+        args.output.chmod(0o600)  # before any key is written
         args.output.write_text(text, encoding="utf-8")
-        args.output.chmod(0o600)
-        print(f"wrote {len(keys)} key(s) for {', '.join(args.clients)} to {args.output}", file=sys.stderr)
+        print(f"wrote the Secret for {', '.join(args.clients)} to {args.output}", file=sys.stderr)
+        sys.stdout.write(listing)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write("".join(f"# {line}\n" if line else "#\n" for line in listing.splitlines()) + text)
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
-    failed = 0
-    paths = [p for path in args.paths for p in (manifest_files(path) if path.is_dir() else [path])]
+    failed, valid, resources = 0, 0, []
+    paths: list[Path] = []
+    for path in args.paths:
+        if path.is_dir():
+            found = manifest_files(path)
+            if not found:
+                print(f"{path}: no manifest files ({', '.join(SUFFIXES)}) in this folder", file=sys.stderr)
+                failed += 1
+            paths.extend(found)
+        else:
+            paths.append(path)
     for path in paths:
-        try:
-            resources = load_manifests(path.read_text(encoding="utf-8"), source=str(path))
-            print(f"{path}: {len(resources)} valid resource(s)")
-        except ManifestError as error:
+        if not path.exists():
+            print(f"{path}: no such file", file=sys.stderr)
             failed += 1
-            print(f"{path}: {error}", file=sys.stderr)
-        except OSError as error:
+            continue
+        loaded, problem = read_problem(path)
+        if problem is not None:
             failed += 1
-            print(f"{path}: cannot read: {error.strerror}", file=sys.stderr)
-    return 1 if failed else 0
+            print(problem, file=sys.stderr)
+            continue
+        assert loaded is not None
+        valid += 1
+        resources.extend(loaded)
+        print(f"{path}: {len(loaded)} valid resource(s)")
+    if not paths and not failed:
+        print("no manifest files given", file=sys.stderr)
+        failed += 1
+    problems = controller_problems(resources) if resources else []
+    for line in problems:
+        print(f"{'error' if args.strict else 'note'}: {line}", file=sys.stderr)
+    return 1 if failed or (args.strict and problems) else 0
+
+
+def controller_problems(resources: list) -> list[str]:
+    """What the controller would report for these resources applied together (not accepted, route problems)."""
+    store = Store()
+    try:
+        store.apply(resources)
+    except ValueError as error:
+        return [f"cannot apply the files together: {error}"]
+    return list(snapshot_health(store.snapshot).degraded)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,11 +10,13 @@ from collections.abc import Mapping, Sequence
 
 import yaml
 
+from reference_impl.resources.core import CONFIG_KEY
+
 
 def generate_key(nbytes: int = 32) -> str:
     """A URL-safe random key with `nbytes` bytes of entropy (32 bytes = 256 bits)."""
     if nbytes < 16:
-        raise ValueError("nbytes: at least 16 bytes of entropy are required for an API key")
+        raise ValueError(f"--bytes {nbytes}: an API key needs at least 16 bytes (128 bits) of entropy")
     return secrets.token_urlsafe(nbytes)
 
 
@@ -78,10 +80,26 @@ def hashed_config_map(
 
 
 def issue_keys(clients: Sequence[str], nbytes: int = 32) -> dict[str, str]:
-    """One fresh key per client id."""
-    if len(set(clients)) != len(clients):
-        raise ValueError("clients: client ids must be unique")
+    """One fresh key per client id; each id must be usable as a Secret entry name."""
+    seen: set[str] = set()
+    for client in clients:
+        if client in seen:
+            raise ValueError(f"client id {client!r} is given twice; client ids must be unique")
+        if not CONFIG_KEY.match(client) or len(client) > 253:
+            raise ValueError(
+                f"client id {client!r} cannot be a Secret entry name: use letters, digits, '-', '_' or '.' "
+                "(at most 253 characters)"
+            )
+        seen.add(client)
     return {client: generate_key(nbytes) for client in clients}
+
+
+def key_listing(keys: Mapping[str, str]) -> str:
+    """The plain keys, once, for the person who will hand them out: they are not shown again."""
+    width = max(len(client) for client in keys)
+    lines = [f"API keys ({len(keys)}): give each client its key now; they are not shown again.", ""]
+    lines += [f"{client.ljust(width)}  {key}" for client, key in keys.items()]
+    return "\n".join(lines) + "\n"
 
 
 def to_yaml(*manifests: dict) -> str:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 
 from reference_impl.compile import Snapshot, compile_snapshot
 from reference_impl.compile.inventory import Inventory
-from reference_impl.compile.snapshot import DEFAULT_GATEWAY_CLASSES, EMPTY, BackendMap
+from reference_impl.compile.snapshot import DEFAULT_GATEWAY_CLASSES, EMPTY, BackendMap, fail_closed_snapshot
 from reference_impl.compile.status import Condition
 from reference_impl.resources import Resource, load_manifests, resource_key
 
 Key = tuple[str, str, str]  # (kind, namespace, name)
+log = logging.getLogger("reference_impl.store")
 
 
 class Store:
@@ -119,12 +122,18 @@ class Store:
     # -- internals ----------------------------------------------------------------------------------------
     def _recompile(self) -> None:
         inventory = Inventory.of(self._objects.values(), self._created)
-        snapshot = compile_snapshot(
-            inventory,
-            backends=self.backends,
-            generation=self.snapshot.generation + 1,
-            gateway_classes=self.gateway_classes,
-        )
+        generation = self.snapshot.generation + 1
+        try:
+            snapshot = compile_snapshot(
+                inventory, backends=self.backends, generation=generation, gateway_classes=self.gateway_classes
+            )
+        except Exception as error:  # a bug here must close every listener, not keep revoked keys working
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            # Only the exception type and where it happened: its text could quote configuration values.
+            reason = f"{type(error).__name__} at {where.filename.rsplit('/', 1)[-1]}:{where.lineno}"
+            log.error("configuration could not be compiled (%s): every listener answers 503 until it can", reason)
+            ports = [listener.port for g in inventory.gateways.values() for listener in g.spec.listeners]
+            snapshot = fail_closed_snapshot(self.snapshot, ports, generation, reason)
         self.snapshot = snapshot  # one reference assignment: readers see the old or the new, never a mix
         for callback in self._listeners:
             callback(snapshot)

@@ -67,8 +67,9 @@ def _location(spec: LocationSpec | None) -> Location | None:
     if spec is None:
         return DEFAULT_LOCATION
     if spec.header is not None:
-        prefix = spec.header.prefix.encode("latin-1") if spec.header.prefix else None
-        return Location("header", spec.header.name.lower().encode("latin-1"), prefix)
+        # Header values arrive as bytes; a prefix is compared with them in UTF-8, as a Rust str is.
+        prefix = spec.header.prefix.encode("utf-8") if spec.header.prefix else None
+        return Location("header", spec.header.name.lower().encode("ascii"), prefix)
     if spec.query_parameter is not None:
         return Location("query", spec.query_parameter.name.encode("utf-8"))
     if spec.cookie is not None:

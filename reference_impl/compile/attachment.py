@@ -68,13 +68,13 @@ def reaching(
     listener: Listener,
     route: HTTPRoute,
     rule: RouteRule,
+    extension_refs: Iterable[str] = (),
 ) -> list[tuple[int, Attached]]:
-    """(level, policy) for every policy with an API key part that reaches this rule, in policy order."""
-    extension_refs = [
-        f.extension_ref.name
-        for f in rule.filters
-        if f.type == "ExtensionRef" and f.extension_ref is not None and f.extension_ref.kind == "TrafficPolicy"
-    ]
+    """(level, policy) for every policy with an API key part that reaches this rule, in policy order.
+
+    `extension_refs` are the names of the TrafficPolicies the rule's ExtensionRef filters resolved to.
+    """
+    extension_refs = list(extension_refs)
     found = []
     for policy in policies:
         if policy.effect is None:

@@ -9,6 +9,7 @@ from reference_impl.auth.keys import KeyIndex, digest
 from reference_impl.auth.kgateway import DENY_INVALID_POLICY, KgatewayAuth, Source
 from reference_impl.compile.inventory import Inventory
 from reference_impl.compile.status import Condition, accepted, invalid
+from reference_impl.http_syntax import header_name_problem
 from reference_impl.resources import Secret, TrafficPolicy
 from reference_impl.resources.kgateway import KGATEWAY_GROUP, APIKeyAuth, KeySource
 
@@ -96,9 +97,17 @@ def _credentials(secrets: list[Secret]) -> dict[bytes, str]:
     return by_digest
 
 
-def _source(item: KeySource) -> Source:  # one keySources item: header, else query, else cookie
+def _header_name(field: str, name: str) -> bytes:
+    """A header name as the data plane needs it; one it cannot use fails translation (never a crash per request)."""
+    problem = header_name_problem(name)
+    if problem:
+        raise TranslationError(f"{field}: {problem}")
+    return name.lower().encode("ascii")
+
+
+def _source(index: int, item: KeySource) -> Source:  # one keySources item: header, else query, else cookie
     if item.header is not None:
-        return Source("header", item.header.lower().encode("latin-1"))
+        return Source("header", _header_name(f"spec.apiKeyAuth.keySources[{index}].header", item.header))
     if item.query is not None:
         return Source("query", item.query.encode("utf-8"))
     return Source("cookie", item.cookie.encode("utf-8"))
@@ -113,15 +122,18 @@ def compile_traffic_policy(policy: TrafficPolicy, inventory: Inventory) -> tuple
     if auth.disable is not None:
         return Disabled(name), accepted()
     try:
+        sources = tuple(_source(i, item) for i, item in enumerate(auth.key_sources or ())) or DEFAULT_SOURCES
+        client_id_header = (
+            _header_name("spec.apiKeyAuth.clientIdHeader", auth.client_id_header) if auth.client_id_header else None
+        )
         clients = _credentials(_selected_secrets(policy, auth, inventory))
     except TranslationError as error:
         return DENY_INVALID_POLICY, invalid(str(error))
-    sources = tuple(_source(item) for item in auth.key_sources) if auth.key_sources else DEFAULT_SOURCES
     effect = KgatewayAuth(
         sources=sources,
         clients=KeyIndex(clients),
         forward_credential=bool(auth.forward_credential),
-        client_id_header=auth.client_id_header.lower().encode("latin-1") if auth.client_id_header else None,
+        client_id_header=client_id_header,
         policy=name,
     )
     return effect, accepted()

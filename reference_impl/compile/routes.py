@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reference_impl.compile.filters import HeaderEdit
 from reference_impl.resources import Gateway, HTTPRoute
-from reference_impl.resources.gateway_api import HeaderModifier, Listener, RouteMatch
+from reference_impl.resources.gateway_api import Listener, RouteMatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ class Rule:
     backend_error: str | None
     auth: Any  # KgatewayAuth | AgentgatewayAuth | Deny | None
     policy: str | None  # the policy that decided `auth`, "Kind ns/name"
-    header_modifier: HeaderModifier | None = None
+    header_edit: HeaderEdit | None = None  # the rule's RequestHeaderModifier filters, compiled
 
     @property
     def label(self) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from reference_impl.auth.decision import Deny
 from reference_impl.auth.kgateway import DENY_INVALID_POLICY
 from reference_impl.compile.agentgateway import compile_agentgateway_policy
 from reference_impl.compile.attachment import Attached, most_specific, reaching
+from reference_impl.compile.filters import FilterError, compile_header_edit, extension_ref_names, merge_edits
 from reference_impl.compile.inventory import Inventory
 from reference_impl.compile.kgateway import Disabled, compile_traffic_policy
 from reference_impl.compile.routes import (
@@ -21,9 +24,17 @@ from reference_impl.compile.routes import (
     compile_match,
     effective_hostnames,
 )
-from reference_impl.compile.status import Condition
-from reference_impl.resources import Gateway, HTTPRoute
+from reference_impl.compile.status import Condition, invalid
+from reference_impl.compile.targets import with_target_status
+from reference_impl.resources import AgentgatewayPolicy, Gateway, HTTPRoute, TrafficPolicy
 from reference_impl.resources.gateway_api import Listener, RouteRule
+
+log = logging.getLogger("reference_impl.compile")
+
+# What a route rule answers when one of its filters cannot be applied (Gateway API: never skip the filter).
+DENY_INVALID_FILTER = Deny(500, b"route rule filter could not be applied", "invalid-filter")
+# What every listener answers when the configuration could not be compiled at all: closed, never open.
+DENY_UNCOMPILED = Deny(503, b"gateway configuration could not be compiled; see the gateway log", "config-error")
 
 # gatewayClassName -> which policy dialect the class's controller honours.
 DEFAULT_GATEWAY_CLASSES: Mapping[str, str] = {"kgateway": "TrafficPolicy", "agentgateway": "AgentgatewayPolicy"}
@@ -69,6 +80,10 @@ class Snapshot:
     listeners: Mapping[int, ListenerTable]
     policy_status: Mapping[tuple[str, str, str], Condition]  # (kind, namespace, name) -> Accepted
     gateway_status: Mapping[tuple[str, str], Condition]
+    # (namespace, name) -> the problems a route has (Accepted / ResolvedRefs conditions with status False)
+    route_status: Mapping[tuple[str, str], tuple[Condition, ...]] = field(default_factory=dict)
+    # Set when compilation failed as a whole: every listener then answers 503 (fail closed).
+    error: str | None = None
 
     def table(self, port: int) -> ListenerTable | None:
         return self.listeners.get(port)
@@ -76,15 +91,28 @@ class Snapshot:
 
 EMPTY = Snapshot(generation=0, listeners={}, policy_status={}, gateway_status={})
 
+PolicyCompiler = Callable[[Any, Inventory], tuple[Any, Condition]]
+
+
+def _compile_one(policy: TrafficPolicy | AgentgatewayPolicy, compiler: PolicyCompiler, inventory: Inventory):
+    """A policy's effect and status. An unexpected error fails the policy closed instead of the whole snapshot;
+    only the exception type is kept (its text could quote configuration)."""
+    try:
+        return compiler(policy, inventory)
+    except Exception as error:  # a bug in one policy's translation must not open or take down the others
+        log.exception("internal error compiling %s %s/%s", policy.kind, policy.metadata.namespace, policy.metadata.name)
+        return DENY_INVALID_POLICY, invalid(f"internal error while translating the policy ({type(error).__name__})")
+
 
 def _compile_policies(inventory: Inventory) -> tuple[list[Attached], dict[tuple[str, str, str], Condition]]:
     attached: list[Attached] = []
     status: dict[tuple[str, str, str], Condition] = {}
-    compiled = [(p, *compile_traffic_policy(p, inventory)) for p in inventory.traffic_policies]
-    compiled += [(p, *compile_agentgateway_policy(p, inventory)) for p in inventory.agentgateway_policies]
-    for policy, effect, condition in compiled:
+    pairs: list[tuple[Any, PolicyCompiler]] = [(p, compile_traffic_policy) for p in inventory.traffic_policies]
+    pairs += [(p, compile_agentgateway_policy) for p in inventory.agentgateway_policies]
+    for policy, compiler in pairs:
+        effect, condition = _compile_one(policy, compiler, inventory)
         ns, name = policy.metadata.namespace, policy.metadata.name
-        status[(policy.kind, ns, name)] = condition
+        status[(policy.kind, ns, name)] = with_target_status(policy, inventory, condition)
         refs = tuple((r.kind, r.name, r.section_name) for r in policy.spec.target_refs or ())
         attached.append(Attached(policy.kind, ns, name, refs, effect))
     return attached, status
@@ -124,6 +152,7 @@ def compile_snapshot(
 ) -> Snapshot:
     policies, policy_status = _compile_policies(inventory)
     gateway_status: dict[tuple[str, str], Condition] = {}
+    route_problems: dict[tuple[str, str], dict[str, Condition]] = {}
     per_port: dict[int, list[tuple[str, tuple, Candidate]]] = {}
     replaced_ports: dict[int, str] = {}
 
@@ -156,7 +185,9 @@ def compile_snapshot(
                 if hosts is None:
                     continue
                 for index, rule in enumerate(route.spec.rules):
-                    candidate_rule = _compile_rule(gateway, listener, route, index, rule, own, backends)
+                    candidate_rule = _compile_rule(
+                        gateway, dialect, listener, route, index, rule, own, backends, inventory, route_problems
+                    )
                     for match_index, match_spec in enumerate(rule.matches):
                         candidate = Candidate(compile_match(match_spec), candidate_rule)
                         tie = (order, route.metadata.namespace, route.metadata.name, index, match_index)
@@ -171,30 +202,85 @@ def compile_snapshot(
             tables[port] = _replaced_table(port, replaced_ports[port])
         else:
             tables[port] = build_table(port, entries)
-    return Snapshot(generation, tables, policy_status, gateway_status)
+    _parent_problems(inventory, gateway_status, route_problems)
+    route_status = {key: tuple(found.values()) for key, found in sorted(route_problems.items())}
+    return Snapshot(generation, tables, policy_status, gateway_status, route_status)
+
+
+def _parent_problems(
+    inventory: Inventory,
+    gateway_status: Mapping[tuple[str, str], Condition],
+    problems: dict[tuple[str, str], dict[str, Condition]],
+) -> None:
+    """A route none of whose parentRefs names a served Gateway is not Accepted (NoMatchingParent)."""
+    for (ns, name), route in inventory.routes.items():
+        missing = []
+        for ref in route.spec.parent_refs:
+            key = (ref.namespace or ns, ref.name)
+            condition = gateway_status.get(key)
+            if condition is None:
+                missing.append(f"Gateway {key[0]}/{key[1]} not found")
+            elif condition.status != "True":
+                missing.append(f"Gateway {key[0]}/{key[1]} is not accepted")
+        if missing and len(missing) == len(route.spec.parent_refs):
+            problems.setdefault((ns, name), {})["Accepted"] = Condition(
+                "Accepted", "False", "NoMatchingParent", "; ".join(missing)
+            )
+
+
+def _note(problems: dict[tuple[str, str], dict[str, Condition]], route: HTTPRoute, condition: Condition) -> None:
+    key = (route.metadata.namespace, route.metadata.name)
+    problems.setdefault(key, {}).setdefault(condition.type, condition)
+
+
+def fail_closed_snapshot(previous: Snapshot, ports: Iterable[int], generation: int, error: str) -> Snapshot:
+    """Every listener port (the previous snapshot's and the current Gateways') answers 503: a configuration that
+    cannot be compiled must never leave the last compiled one serving keys that may have been revoked."""
+    rule = Rule(route="*", index=0, name=None, backend=None, backend_error=None, auth=DENY_UNCOMPILED, policy=None)
+    catch_all = (Candidate(Match(None, "", None, (), ()), rule),)
+    tables = {port: ListenerTable(port=port, catch_all=catch_all) for port in {*previous.listeners, *ports}}
+    return Snapshot(generation, tables, previous.policy_status, previous.gateway_status, previous.route_status, error)
 
 
 def _compile_rule(
     gateway: Gateway,
+    dialect: str,
     listener: Listener,
     route: HTTPRoute,
     index: int,
     rule: RouteRule,
     policies: list[Attached],
     backends: BackendMap,
+    inventory: Inventory,
+    problems: dict[tuple[str, str], dict[str, Condition]],
 ) -> Rule:
-    auth, policy_label = _effective_auth(reaching(policies, gateway, listener, route, rule))
+    where = f"spec.rules[{index}]"
+    label = f"{route.metadata.namespace}/{route.metadata.name}"
     backend, backend_error = _backend(rule, route, backends)
-    modifier = next((f.request_header_modifier for f in rule.filters if f.type == "RequestHeaderModifier"), None)
+    if backend_error:
+        _note(problems, route, Condition("ResolvedRefs", "False", "BackendNotFound", f"{where}: {backend_error}"))
+    try:
+        own_policies = {p.name for p in policies if p.namespace == route.metadata.namespace}
+        extension_refs = extension_ref_names(rule, where, dialect, own_policies)
+        edit = merge_edits(
+            compile_header_edit(f.request_header_modifier, f"{where}.filters[{i}].requestHeaderModifier")
+            for i, f in enumerate(rule.filters)
+            if f.type == "RequestHeaderModifier" and f.request_header_modifier is not None
+        )
+    except FilterError as error:
+        condition_type = "ResolvedRefs" if error.reason in ("InvalidKind", "BackendNotFound") else "Accepted"
+        _note(problems, route, Condition(condition_type, "False", error.reason, error.message))
+        return Rule(label, index, rule.name, backend, backend_error, DENY_INVALID_FILTER, None)
+    auth, policy_label = _effective_auth(reaching(policies, gateway, listener, route, rule, extension_refs))
     return Rule(
-        route=f"{route.metadata.namespace}/{route.metadata.name}",
+        route=label,
         index=index,
         name=rule.name,
         backend=backend,
         backend_error=backend_error,
         auth=auth,
         policy=policy_label,
-        header_modifier=modifier,
+        header_edit=edit,
     )
 
 

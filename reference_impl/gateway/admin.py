@@ -3,17 +3,44 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from reference_impl.gateway.app import respond
 from reference_impl.gateway.observe import Counters
+from reference_impl.health import Health, snapshot_health
 from reference_impl.store import Store
 
+HealthSource = Callable[[], Health]
 
-def status_document(store: Store) -> dict[str, Any]:
+
+def health_of(store: Store, sources: list[HealthSource]) -> Health:
+    health = snapshot_health(store.snapshot)
+    for source in sources:
+        health = health + source()
+    return health
+
+
+def ready_response(store: Store, sources: list[HealthSource]) -> tuple[int, str]:
+    """/ready: 503 when the gateway cannot be trusted to enforce its configuration, else 200; both list why."""
+    health = health_of(store, sources)
+    generation = store.snapshot.generation
+    if health.fatal:
+        lines = [f"not ready generation={generation}", *(f"fatal: {p}" for p in health.fatal)]
+        lines += [f"degraded: {p}" for p in health.degraded]
+        return 503, "\n".join(lines) + "\n"
+    if health.degraded:
+        lines = [f"degraded generation={generation}", *(f"degraded: {p}" for p in health.degraded)]
+        return 200, "\n".join(lines) + "\n"
+    return 200, f"ready generation={generation}\n"
+
+
+def status_document(store: Store, sources: list[HealthSource] | None = None) -> dict[str, Any]:
     snapshot = store.snapshot
+    health = health_of(store, sources or [])
     return {
         "generation": snapshot.generation,
+        "problems": {"fatal": list(health.fatal), "degraded": list(health.degraded)},
         "policies": [
             {"kind": kind, "namespace": ns, "name": name, "conditions": [condition.as_dict()]}
             for (kind, ns, name), condition in sorted(snapshot.policy_status.items())
@@ -21,6 +48,10 @@ def status_document(store: Store) -> dict[str, Any]:
         "gateways": [
             {"namespace": ns, "name": name, "conditions": [condition.as_dict()]}
             for (ns, name), condition in sorted(snapshot.gateway_status.items())
+        ],
+        "routes": [
+            {"namespace": ns, "name": name, "conditions": [c.as_dict() for c in conditions]}
+            for (ns, name), conditions in sorted(snapshot.route_status.items())
         ],
     }
 
@@ -51,9 +82,10 @@ def config_document(store: Store) -> dict[str, Any]:
 
 
 class Admin:
-    def __init__(self, store: Store, counters: Counters) -> None:
+    def __init__(self, store: Store, counters: Counters, health: list[HealthSource] | None = None) -> None:
         self.store = store
         self.counters = counters
+        self.health = health if health is not None else []  # e.g. the watched folder's state
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -63,10 +95,11 @@ class Admin:
             await respond(send, 405, b"admin endpoints are read-only: use GET")
             return
         if path == "/ready":
-            await respond(send, 200, f"ready generation={self.store.snapshot.generation}\n".encode())
+            status, text = ready_response(self.store, self.health)
+            await respond(send, status, text.encode("utf-8"))
             return
         documents = {
-            "/status": lambda: status_document(self.store),
+            "/status": lambda: status_document(self.store, self.health),
             "/stats": lambda: {"clients": self.counters.snapshot()},
             "/config": lambda: config_document(self.store),
             "/": lambda: {"endpoints": ["/ready", "/status", "/stats", "/config"]},

@@ -13,7 +13,6 @@ from reference_impl.auth.extract import first_query_param
 from reference_impl.compile.routes import Candidate, Match, Rule, host_of
 from reference_impl.gateway.observe import AccessRecord, Counters, log_access
 from reference_impl.gateway.proxy import Proxy, UpstreamError
-from reference_impl.resources.gateway_api import HeaderModifier
 from reference_impl.store import Store
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -44,15 +43,6 @@ def select(candidates: tuple[Candidate, ...], path: str, method: str, headers: H
         if matches(candidate.match, path, method, headers, query):
             return candidate.rule
     return None
-
-
-def modify_headers(headers: Headers, modifier: HeaderModifier) -> Headers:
-    removed = {h.lower().encode("latin-1") for h in modifier.remove}
-    replaced = {h.name.lower().encode("latin-1") for h in modifier.set}
-    kept = [(k, v) for k, v in headers if k not in removed and k not in replaced]
-    kept += [(h.name.lower().encode("latin-1"), h.value.encode("latin-1")) for h in modifier.set]
-    kept += [(h.name.lower().encode("latin-1"), h.value.encode("latin-1")) for h in modifier.add]
-    return kept
 
 
 _date_cache: list = [0, b""]
@@ -151,8 +141,8 @@ class Gateway:
                 status = await respond(send, 500, f"backend unavailable: {rule.backend_error}".encode())
                 return
             forward_headers = decision.headers
-            if rule.header_modifier is not None:
-                forward_headers = modify_headers(forward_headers, rule.header_modifier)
+            if rule.header_edit is not None:
+                forward_headers = rule.header_edit.apply(forward_headers)
             try:
                 status = await self.proxy.forward(
                     scope,

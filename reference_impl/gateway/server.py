@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 import threading
 from collections.abc import Mapping
@@ -11,7 +12,7 @@ from typing import Any
 
 import uvicorn
 
-from reference_impl.gateway.admin import Admin
+from reference_impl.gateway.admin import Admin, HealthSource
 from reference_impl.gateway.app import Gateway
 from reference_impl.gateway.observe import Counters
 from reference_impl.gateway.proxy import Proxy
@@ -23,11 +24,24 @@ except ImportError:  # pragma: no cover - uvloop is a dependency on every suppor
     uvloop = None  # type: ignore[assignment]
 
 
+class PortInUse(OSError):
+    """A local port is taken; the message says which and how to pick another."""
+
+
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket; port 0 picks a free one."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUse(
+                f"{host}:{port} is already in use: stop what listens there, or choose another local port "
+                f"with --listen LOCAL_PORT:LISTENER_PORT (or --admin-port)"
+            ) from None
+        raise
     sock.listen(2048)
     sock.setblocking(False)
     return sock
@@ -57,12 +71,13 @@ class GatewayServer:
         host: str = "127.0.0.1",
         proxy: Proxy | None = None,
         deciders: Mapping[type, Any] | None = None,
+        health: list[HealthSource] | None = None,
     ) -> None:
         self.store = store
         self.host = host
         self.counters = Counters()
         self.gateway = Gateway(store, proxy or Proxy(), self.counters, deciders)
-        self.admin = Admin(store, self.counters)
+        self.admin = Admin(store, self.counters, health)
         self.ports: dict[int, int] = {}  # listener port -> local port
         self.admin_port: int | None = None
         self._servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []

@@ -6,11 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from reference_impl.http_syntax import TOKEN
 from reference_impl.resources.meta import LabelSelector, Model, ObjectMeta, ObjectName, PolicyTargetRef
 
 AGENTGATEWAY_POLICY_TARGET_KINDS = ("Gateway", "HTTPRoute", "GRPCRoute", "ListenerSet", "XListenerSet")
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+HeaderName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=TOKEN.pattern)]
 
 
 class LocalSecretReference(Model):
@@ -18,8 +20,8 @@ class LocalSecretReference(Model):
 
 
 class HeaderLocation(Model):
-    name: Name
-    prefix: str | None = None
+    name: HeaderName
+    prefix: Annotated[str, StringConstraints(min_length=1)] | None = None
 
 
 class NamedLocation(Model):
@@ -57,13 +59,13 @@ class APIKeyAuthentication(Model):
 
 class TrafficSpec(BaseModel):
     # Other traffic features (rateLimit, cors, ...) are accepted and left alone.
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, strict=True)
 
     api_key_authentication: APIKeyAuthentication | None = Field(default=None, alias="apiKeyAuthentication")
 
 
 class AgentgatewayPolicySpec(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, strict=True)
 
     target_refs: list[PolicyTargetRef] | None = Field(default=None, alias="targetRefs", min_length=1, max_length=16)
     target_selectors: list[dict] | None = Field(default=None, alias="targetSelectors")
@@ -79,7 +81,7 @@ class AgentgatewayPolicySpec(BaseModel):
 
 
 class AgentgatewayPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True)
 
     api_version: Literal["agentgateway.dev/v1alpha1"] = Field(alias="apiVersion")
     kind: Literal["AgentgatewayPolicy"]

@@ -24,7 +24,7 @@ def _check_keys(entries: dict[str, str]) -> dict[str, str]:
 
 
 class Secret(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True)
 
     api_version: Literal["v1"] = Field(alias="apiVersion")
     kind: Literal["Secret"]
@@ -58,7 +58,7 @@ class Secret(BaseModel):
 
 
 class ConfigMap(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True)
 
     api_version: Literal["v1"] = Field(alias="apiVersion")
     kind: Literal["ConfigMap"]

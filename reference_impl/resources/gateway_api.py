@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from reference_impl.http_syntax import TOKEN
 from reference_impl.resources.meta import Model, ObjectMeta, ObjectName, SectionName
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
@@ -50,7 +51,7 @@ class GatewaySpec(Model):
 
 
 class Gateway(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True)
 
     api_version: Literal["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"] = Field(
         alias="apiVersion"
@@ -82,9 +83,13 @@ class PathMatch(Model):
         return value
 
 
+# Gateway API's HTTPHeaderName: an RFC 9110 token.
+HTTPHeaderName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=TOKEN.pattern)]
+
+
 class HeaderMatch(Model):
     type: Literal["Exact"] = "Exact"
-    name: Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")]
+    name: HTTPHeaderName
     value: Annotated[str, StringConstraints(max_length=4096)]
 
 
@@ -111,16 +116,14 @@ class LocalObjectReference(Model):
 
 
 class HeaderValue(Model):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    name: HTTPHeaderName
     value: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
 
 class HeaderModifier(Model):
     set: list[HeaderValue] = Field(default_factory=list, max_length=16)
     add: list[HeaderValue] = Field(default_factory=list, max_length=16)
-    remove: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(
-        default_factory=list, max_length=16
-    )
+    remove: list[HTTPHeaderName] = Field(default_factory=list, max_length=16)
 
 
 class RouteFilter(Model):
@@ -174,7 +177,7 @@ class HTTPRouteSpec(Model):
 
 
 class HTTPRoute(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True)
 
     api_version: Literal["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"] = Field(
         alias="apiVersion"
@@ -203,7 +206,7 @@ class ReferenceGrantSpec(Model):
 
 
 class ReferenceGrant(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True)
 
     api_version: Literal["gateway.networking.k8s.io/v1beta1", "gateway.networking.k8s.io/v1"] = Field(
         alias="apiVersion"

@@ -63,7 +63,7 @@ class APIKeyAuth(Model):
 
 class TrafficPolicySpec(BaseModel):
     # Other TrafficPolicy features (cors, rateLimit, ...) are accepted and left alone.
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, strict=True)
 
     target_refs: list[PolicyTargetRef] | None = Field(default=None, alias="targetRefs", min_length=1, max_length=16)
     target_selectors: list[dict] | None = Field(default=None, alias="targetSelectors")
@@ -81,7 +81,7 @@ class TrafficPolicySpec(BaseModel):
 
 
 class TrafficPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True)
 
     api_version: Literal["gateway.kgateway.dev/v1alpha1"] = Field(alias="apiVersion")
     kind: Literal["TrafficPolicy"]

@@ -218,18 +218,49 @@ def test_keygen_keys_work_in_both_dialects():
     assert decide(ag, ("authorization", f"Bearer {key}")).client == "alice"
 
 
-def test_keygen_output_file_is_private(tmp_path):
+def test_keygen_output_file_is_private_and_the_keys_are_shown_once(tmp_path):
     out = tmp_path / "keys.yaml"
-    result = cli("keygen", "alice", "--output", str(out))
-    assert result.returncode == 0
+    result = cli("keygen", "alice", "bob", "--output", str(out))
+    assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    key = load_manifests(out.read_text())[0].entries()["alice"]
-    assert key not in result.stderr and key not in result.stdout
+    keys = load_manifests(out.read_text())[0].entries()
+    for client, key in keys.items():
+        # printed once, to standard output, next to its client; never on stderr, never in the file as text
+        assert result.stdout.count(key) == 1
+        assert re.search(rf"^{client}\s+{re.escape(key)}$", result.stdout, re.M)
+        assert key not in result.stderr and key not in out.read_text()
+    assert "not shown again" in result.stdout
+    again = cli("keygen", "alice", "--output", str(out))
+    assert again.returncode == 2 and "--force" in again.stderr
 
 
-def test_keygen_refuses_weak_or_duplicate():
-    assert cli("keygen", "a", "--bytes", "8").returncode != 0
-    assert cli("keygen", "a", "a").returncode != 0
+def test_keygen_without_output_lists_the_keys_in_a_comment_above_the_manifests():
+    result = cli("keygen", "alice")
+    assert result.returncode == 0, result.stderr
+    key = load_manifests(result.stdout)[0].entries()["alice"]
+    comment = [line for line in result.stdout.splitlines() if line.startswith("#")]
+    assert sum(key in line for line in comment) == 1
+    assert key not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("a", "--bytes", "8"), "--bytes 8: an API key needs at least 16 bytes"),
+        (("alice", "alice"), "client id 'alice' is given twice"),
+        (("Alice Smith",), "client id 'Alice Smith' cannot be a Secret entry name"),
+        (("alice", "--namespace", "BAD_NS"), "metadata.namespace"),
+        (("alice", "--name", "Bad Name"), "metadata.name"),
+        (("alice", "--label", "app"), "--label 'app': expected KEY=VALUE"),
+        (("alice", "--label", "bad key=x"), "label key 'bad key'"),
+    ],
+)
+def test_keygen_refuses_bad_input_with_a_clear_message(args, message):
+    result = cli("keygen", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""  # nothing half-written, no key shown for manifests that were refused
 
 
 # -- validate -----------------------------------------------------------------------------------------------------
