@@ -215,7 +215,7 @@ def test_policy_condition_reads_the_ancestor_status(tmp_path: Path) -> None:
 def test_wait_applied_times_out_with_the_resource_named(tmp_path: Path) -> None:
     target, _ = started(tmp_path)
     target.apply([policy("p")])
-    with pytest.raises(TimeoutError, match=r"TrafficPolicy kgateway-system/p waiting for an Accepted condition"):
+    with pytest.raises(TimeoutError, match=r"TrafficPolicy kgateway-system/p waiting for a final status from every"):
         target.wait_applied([policy("p")], timeout=0.05)
 
 
