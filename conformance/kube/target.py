@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import time
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -14,10 +15,12 @@ from typing import Any, Protocol
 from conformance.kube import options as opts
 from conformance.kube.commands import Runner, run_command, tool_path
 from conformance.kube.conditions import (
+    Expectation,
     ObjectRef,
     accepted_condition,
     applied_expectations,
     gone_expectations,
+    service_port,
     to_policy_condition,
     wait_for,
 )
@@ -59,6 +62,8 @@ KNOWN_API_VERSIONS = {
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 #: How long reset waits for namespaces it created to finish terminating.
 NAMESPACE_DELETE_TIMEOUT = 180.0
+#: How long a listener's port-forward is retried while its Service gains the port or its proxy pod starts.
+FORWARD_TIMEOUT = 120.0
 VERSION_OPTIONS = ("gateway_api_version", "kgateway_version", "agentgateway_version")
 
 
@@ -89,6 +94,8 @@ class KubeTarget(Target):
         api_factory: Callable[[KubeAccess, str], Api] = _default_api,
         port_forward: Callable[[Sequence[str]], PortForward] = PortForward,
         which: Callable[[str], str | None] = shutil.which,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.options = dict(options)
         self.implementations = opts.implementations(options)
@@ -102,7 +109,10 @@ class KubeTarget(Target):
         self.gateway_urls = opts.gateway_urls(options)
         self.poll_interval = opts.poll_interval(options)
         self.dry_run = opts.flag(options, "dry_run", False)
+        self.forward_timeout = opts.number(options, "forward_timeout", FORWARD_TIMEOUT)
         self._runner = runner
+        self._clock = clock
+        self._sleep = sleep
         self._api_factory = api_factory
         self._port_forward = port_forward
         self._which = which
@@ -393,10 +403,33 @@ class KubeTarget(Target):
                 f"(listeners: {', '.join(map(str, known))}); pass --target-option gateway_url_{listener_port}=URL"
             )
         namespace, service = owner  # the controllers name the Gateway's Service after the Gateway
+        deadline = self._clock() + self.forward_timeout
+        # A listener a scenario just added reaches the Service a moment after the Gateway is accepted; kubectl
+        # refuses a port the Service does not have yet, so wait for it first.
+        ref = ObjectRef("v1", "Service", namespace, service)
+        expectation = Expectation(ref, f"port {listener_port}", service_port(listener_port))
+        wait_for(
+            [expectation],
+            self.api.get,
+            self.forward_timeout,
+            clock=self._clock,
+            sleep=self._sleep,
+            poll_interval=self.poll_interval,
+        )
         argv = port_forward_argv(kubectl_base(self._kubectl(), self.access), namespace, service, listener_port)
-        forward = self._port_forward(argv)
-        forward.start()
-        return forward
+        while True:
+            forward = self._port_forward(argv)
+            try:
+                forward.start()
+                return forward
+            except RuntimeError as error:  # e.g. the proxy pod for the new port is not running yet
+                if self._clock() >= deadline:
+                    raise RuntimeError(
+                        f"no port-forward to Service {namespace}/{service} port {listener_port} within "
+                        f"{self.forward_timeout:g} s: {error}"
+                    ) from None
+                log.info("port-forward to %s/%s:%s not ready (%s); retrying", namespace, service, listener_port, error)
+                self._sleep(self.poll_interval)
 
 
 def listener_ports(gateway: Mapping[str, Any]) -> tuple[int, ...]:

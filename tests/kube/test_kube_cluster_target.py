@@ -532,6 +532,46 @@ def test_a_delete_step_without_api_version(tmp_path: Path) -> None:
     assert api.log[-1] == ("delete", "AgentgatewayPolicy x/never")
 
 
+# -- a listener a scenario adds: its Service gains the port late ----------------------------------------------
+
+
+def test_a_new_listener_is_forwarded_once_its_service_has_the_port(tmp_path: Path) -> None:
+    FakeForward.started.clear()
+    api = FakeApi()
+    api.objects[GATEWAY] = gateway(8080)
+    api.service_lag = 3  # the controller updates the Service three reads after the Gateway changed
+    target, _ = started(tmp_path, api)
+    target.apply([gateway(8080, 8081)])
+    FakeForward.failures = 2  # and the proxy pod for the new port is not running for two more attempts
+    url = target.base_url(8081)
+    assert url == f"http://127.0.0.1:{40000 + len(FakeForward.started)}"
+    # Never started before the Service had the port; retried while the pod was not running.
+    assert len(FakeForward.started) == 3
+    assert all(argv[-2:] == ["service/http", ":8081"] for argv in FakeForward.started)
+
+
+def test_a_port_that_never_reaches_the_service_is_named(tmp_path: Path) -> None:
+    api = FakeApi()
+    api.objects[GATEWAY] = gateway(8080)
+    api.service_lag = 10_000
+    target, _ = started(tmp_path, api, forward_timeout="0.05")
+    target.apply([gateway(8080, 8081)])
+    with pytest.raises(
+        TimeoutError, match=r"Service kgateway-system/http waiting for port 8081, last seen: ports 8080"
+    ):
+        target.base_url(8081)
+
+
+def test_a_forward_that_keeps_failing_gives_up_with_kubectl_s_message(tmp_path: Path) -> None:
+    target, _ = started(tmp_path, forward_timeout="0.05")
+    FakeForward.failures = 10_000
+    with pytest.raises(
+        RuntimeError,
+        match=r"no port-forward to Service kgateway-system/http port 8080 within 0.05 s: .*pod is not running",
+    ):
+        target.base_url(8080)
+
+
 # -- the dry run -------------------------------------------------------------------------------------------------
 
 
