@@ -110,24 +110,49 @@ def _ancestor_label(entry: Obj) -> str:
     return f"{kind} {namespace}{ref.get('name', '?')}{section}".strip()
 
 
+def _not_current(condition: Obj | None, obj: Obj, type_: str = "Accepted") -> str | None:
+    """Why a condition does not describe the object's current spec yet, or None."""
+    if condition is None:
+        return f"no {type_} condition yet"
+    if _stale(condition, obj):
+        return f"{describe(condition)} (for an older generation)"
+    return None
+
+
 def _ancestor_settled(entry: Obj, obj: Obj) -> str | None:
-    """Why one ancestor's status is not final yet, or None once it is."""
+    """Why one ancestor's status of a policy is not final yet, or None once it is."""
     entry_conditions = entry.get("conditions") or []
     accepted = _find(entry_conditions, "Accepted")
-    if accepted is None:
-        return "no Accepted condition yet"
-    if _stale(accepted, obj):
-        return f"{describe(accepted)} (for an older generation)"
+    problem = _not_current(accepted, obj)
+    if problem or accepted is None:
+        return problem
     if accepted.get("reason") in TRANSIENT_REASONS:
         return describe(accepted)
     attached = _find(entry_conditions, "Attached")
-    if accepted.get("status") == "True" and attached is not None:
-        # Accepted but not attached yet (agentgateway reports a target it has not resolved this way).
-        if _stale(attached, obj):
-            return f"{describe(attached)} (for an older generation)"
-        if attached.get("reason") in TRANSIENT_REASONS:
-            return describe(attached)
-    return None
+    if accepted.get("status") != "True" or attached is None:
+        return None
+    # Accepted but not attached yet (agentgateway reports a target it has not resolved this way).
+    return _not_current(attached, obj, "Attached") or (
+        describe(attached) if attached.get("reason") in TRANSIENT_REASONS else None
+    )
+
+
+def _parent_accepted(entry: Obj | None, obj: Obj) -> str | None:
+    """Why one parent has not accepted a route (for its current generation) yet, or None once it has."""
+    accepted = _find((entry or {}).get("conditions") or [], "Accepted")
+    problem = _not_current(accepted, obj)
+    if problem or accepted is None:
+        return problem
+    return None if accepted.get("status") == "True" else describe(accepted)
+
+
+def _all_done(entries: Iterable[tuple[str, str | None, Obj | None]]) -> tuple[bool, str]:
+    """(label, why not done or None, its Accepted condition) per ancestor or parent -> (all done, what was seen)."""
+    done, seen = True, []
+    for label, problem, accepted in entries:
+        done = done and problem is None
+        seen.append(f"{label}: {problem or describe(accepted or {})}")
+    return done, "; ".join(seen)
 
 
 def policy_settled(obj: Obj | None) -> tuple[bool, str]:
@@ -140,14 +165,10 @@ def policy_settled(obj: Obj | None) -> tuple[bool, str]:
     ancestors = (obj.get("status") or {}).get("ancestors") or []
     if not ancestors:
         return False, "no ancestor status yet"
-    seen = []
-    waiting = False
-    for entry in ancestors:
-        problem = _ancestor_settled(entry, obj)
-        waiting = waiting or problem is not None
-        accepted = _find(entry.get("conditions") or [], "Accepted")
-        seen.append(f"{_ancestor_label(entry)}: {problem or describe(accepted or {})}")
-    return not waiting, "; ".join(seen)
+    return _all_done(
+        (_ancestor_label(entry), _ancestor_settled(entry, obj), _find(entry.get("conditions") or [], "Accepted"))
+        for entry in ancestors
+    )
 
 
 def _same_parent(spec_ref: Obj, status_ref: Obj, route_namespace: str | None) -> bool:
@@ -167,20 +188,12 @@ def route_accepted(obj: Obj | None) -> tuple[bool, str]:
     spec_refs = (obj.get("spec") or {}).get("parentRefs") or []
     if not spec_refs:
         return False, "no parentRefs"
-    seen = []
-    waiting = False
+    entries = []
     for spec_ref in spec_refs:
-        label = _ancestor_label({"parentRef": {"namespace": namespace, **spec_ref}})
         entry = next((p for p in parents if _same_parent(spec_ref, p.get("parentRef") or {}, namespace)), None)
-        accepted = _find((entry or {}).get("conditions") or [], "Accepted")
-        if accepted is None:
-            seen.append(f"{label}: no Accepted condition yet")
-        elif _stale(accepted, obj):
-            seen.append(f"{label}: {describe(accepted)} (for an older generation)")
-        else:
-            seen.append(f"{label}: {describe(accepted)}")
-        waiting = waiting or accepted is None or _stale(accepted, obj) or accepted.get("status") != "True"
-    return not waiting, "; ".join(seen)
+        label = _ancestor_label({"parentRef": {"namespace": namespace, **spec_ref}})
+        entries.append((label, _parent_accepted(entry, obj), _find((entry or {}).get("conditions") or [], "Accepted")))
+    return _all_done(entries)
 
 
 def is_accepted(obj: Obj | None) -> tuple[bool, str]:
@@ -188,10 +201,9 @@ def is_accepted(obj: Obj | None) -> tuple[bool, str]:
     if obj is None:
         return False, "not found"
     accepted = _find((obj.get("status") or {}).get("conditions") or [], "Accepted")
-    if accepted is None:
-        return False, "no Accepted condition yet"
-    if _stale(accepted, obj):
-        return False, f"{describe(accepted)} (for an older generation)"
+    problem = _not_current(accepted, obj)
+    if problem or accepted is None:
+        return False, problem or ""
     return accepted.get("status") == "True", describe(accepted)
 
 

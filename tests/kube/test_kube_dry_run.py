@@ -1,5 +1,5 @@
-"""`--target kind --target-option dry_run=true` run as a user runs it: the suite prints the whole install plan,
-runs no scenario, and says so in one skip reason; nothing needs Docker, kind or helm."""
+"""`apikey-conformance --target kind --target-option dry_run=true` run as a user runs it: the suite prints the
+whole install plan, runs no scenario, and says so in one skip reason; nothing needs Docker, kind or helm."""
 
 from __future__ import annotations
 
@@ -14,21 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_suite(tmp_path: Path, *args: str) -> tuple[int, str]:
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--pyargs",
-        "conformance.suite",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "-rs",
-        f"--conformance-report={tmp_path / 'report.yaml'}",
-        "--target-option",
-        f"work_dir={tmp_path}",
-        *args,
-    ]
+    """`apikey-conformance ARGS`, the command the README gives."""
+    report, work_dir = f"--conformance-report={tmp_path / 'report.yaml'}", f"work_dir={tmp_path}"
+    command = [sys.executable, "-m", "conformance.cli", "-q", "-rs", report, "--target-option", work_dir, *args]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
     return completed.returncode, completed.stdout + completed.stderr
 
