@@ -63,27 +63,37 @@ class Exchange:
             return None
         return document if isinstance(document, dict) else None
 
-    def upstream_headers(self) -> dict[str, str] | None:
+    def _upstream_header_values(self) -> dict[str, list[str]] | None:
+        """Each header the upstream received with all its values. psf/httpbin (PyPI) echoes one string per name;
+        go-httpbin (the kind upstream) a list of values."""
         echo = self.echo
         if echo is None or not isinstance(echo.get("headers"), dict):
             return None
-        return {k.lower(): str(v) for k, v in echo["headers"].items()}
+        return {k.lower(): [str(x) for x in v] if isinstance(v, list) else [str(v)] for k, v in echo["headers"].items()}
+
+    def upstream_headers(self) -> dict[str, str] | None:
+        values = self._upstream_header_values()
+        # A repeated header reads as gunicorn hands it to psf/httpbin: the values joined with ",".
+        return None if values is None else {name: ",".join(v) for name, v in values.items()}
 
     def upstream_args(self) -> dict[str, Any] | None:
+        """Query parameters as psf/httpbin echoes them: a string, or a list for a repeated name (go-httpbin lists
+        every value, so its single-value lists are unwrapped)."""
         echo = self.echo
         if echo is None or not isinstance(echo.get("args"), dict):
             return None
-        return echo["args"]
+        return {k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in echo["args"].items()}
 
     def upstream_cookies(self) -> dict[str, str] | None:
-        headers = self.upstream_headers()
-        if headers is None:
+        values = self._upstream_header_values()
+        if values is None:
             return None
-        cookies = {}
-        for part in headers.get("cookie", "").split(";"):
-            name, sep, value = part.strip().partition("=")
-            if sep:
-                cookies.setdefault(name, value)
+        cookies: dict[str, str] = {}
+        for header in values.get("cookie", []):
+            for part in header.split(";"):
+                name, sep, value = part.strip().partition("=")
+                if sep:
+                    cookies.setdefault(name, value)
         return cookies
 
     def describe(self) -> str:

@@ -9,7 +9,7 @@ import logging
 import shlex
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -27,19 +27,12 @@ def run_command(argv: Sequence[str], *, timeout: float = 900.0) -> str:
         completed = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise CommandError(f"`{shlex.join(argv)}` did not finish within {timeout:.0f} s") from None
+    except OSError as error:
+        raise CommandError(f"`{shlex.join(argv)}` could not run: {error.strerror or error}") from None
     if completed.returncode != 0:
         tail = "\n".join(completed.stderr.strip().splitlines()[-5:])
         raise CommandError(f"`{shlex.join(argv)}` failed with exit code {completed.returncode}: {tail}")
     return completed.stdout
-
-
-def run_all(commands: Iterable[Sequence[str]], runner: Runner = run_command) -> None:
-    for argv in commands:
-        runner(argv)
-
-
-def missing_tools(names: Iterable[str], which: Callable[[str], str | None] = shutil.which) -> list[str]:
-    return [name for name in names if which(name) is None]
 
 
 def tool_path(name: str, which: Callable[[str], str | None] = shutil.which) -> str:

@@ -20,8 +20,7 @@ from conformance.targets.base import PolicyCondition
 Obj = Mapping[str, Any]
 
 POLICY_KINDS = frozenset({"TrafficPolicy", "AgentgatewayPolicy"})
-#: Kinds whose Accepted=True means the gateway has taken them (routes by their parents, Gateways directly).
-ACCEPTED_KINDS = frozenset({"HTTPRoute", "GRPCRoute", "Gateway"})
+GATEWAY_GROUP = "gateway.networking.k8s.io"
 
 
 @dataclass(frozen=True)
@@ -90,26 +89,122 @@ def _stale(condition: Obj, obj: Obj) -> bool:
     return observed is not None and generation is not None and int(observed) < int(generation)
 
 
+def _find(conditions_: Iterable[Obj], type_: str) -> Obj | None:
+    return next((c for c in conditions_ if c.get("type") == type_), None)
+
+
+#: Reasons that say a policy is not final yet: the controllers' `Pending` (referenced, not yet fully processed;
+#: agentgateway controller/api/v1alpha1/agentgateway/policy_types.go) and Gateway API's `TargetNotFound` (the
+#: target may simply not be seen yet: every target a scenario names is applied with or before its policy).
+TRANSIENT_REASONS = frozenset({"Pending", "TargetNotFound"})
+
 Check = Callable[[Obj | None], tuple[bool, str]]
 
 
-def has_accepted(obj: Obj | None) -> tuple[bool, str]:
-    """A policy is acted on once it carries a current Accepted condition, True or False (invalid-policy
-    scenarios expect False)."""
+def _ancestor_label(entry: Obj) -> str:
+    ref = entry.get("ancestorRef") or entry.get("parentRef") or {}
+    namespace = f"{ref['namespace']}/" if ref.get("namespace") else ""
+    # Gateway API defaults a parent's kind to Gateway; agentgateway's status summary is no Kubernetes object.
+    kind = ref.get("kind") or ("Gateway" if ref.get("group", GATEWAY_GROUP) == GATEWAY_GROUP else "")
+    section = f" ({ref['sectionName']})" if ref.get("sectionName") else ""
+    return f"{kind} {namespace}{ref.get('name', '?')}{section}".strip()
+
+
+def _not_current(condition: Obj | None, obj: Obj, type_: str = "Accepted") -> str | None:
+    """Why a condition does not describe the object's current spec yet, or None."""
+    if condition is None:
+        return f"no {type_} condition yet"
+    if _stale(condition, obj):
+        return f"{describe(condition)} (for an older generation)"
+    return None
+
+
+def _ancestor_settled(entry: Obj, obj: Obj) -> str | None:
+    """Why one ancestor's status of a policy is not final yet, or None once it is."""
+    entry_conditions = entry.get("conditions") or []
+    accepted = _find(entry_conditions, "Accepted")
+    problem = _not_current(accepted, obj)
+    if problem or accepted is None:
+        return problem
+    if accepted.get("reason") in TRANSIENT_REASONS:
+        return describe(accepted)
+    attached = _find(entry_conditions, "Attached")
+    if accepted.get("status") != "True" or attached is None:
+        return None
+    # Accepted but not attached yet (agentgateway reports a target it has not resolved this way).
+    return _not_current(attached, obj, "Attached") or (
+        describe(attached) if attached.get("reason") in TRANSIENT_REASONS else None
+    )
+
+
+def _parent_accepted(entry: Obj | None, obj: Obj) -> str | None:
+    """Why one parent has not accepted a route (for its current generation) yet, or None once it has."""
+    accepted = _find((entry or {}).get("conditions") or [], "Accepted")
+    problem = _not_current(accepted, obj)
+    if problem or accepted is None:
+        return problem
+    return None if accepted.get("status") == "True" else describe(accepted)
+
+
+def _all_done(entries: Iterable[tuple[str, str | None, Obj | None]]) -> tuple[bool, str]:
+    """(label, why not done or None, its Accepted condition) per ancestor or parent -> (all done, what was seen)."""
+    done, seen = True, []
+    for label, problem, accepted in entries:
+        done = done and problem is None
+        seen.append(f"{label}: {problem or describe(accepted or {})}")
+    return done, "; ".join(seen)
+
+
+def policy_settled(obj: Obj | None) -> tuple[bool, str]:
+    """A policy has been acted on once every ancestor the controller reports carries a final status for the
+    current generation: Accepted True or False (invalid-policy scenarios expect False) for a reason that is not
+    transient, and, when accepted, an Attached condition (if reported) that is not transient either. One final
+    Accepted among several ancestors is not enough."""
     if obj is None:
         return False, "not found"
-    condition = accepted_condition(obj)
-    if condition is None:
-        return False, "no Accepted condition yet"
-    if _stale(condition, obj):
-        return False, f"{describe(condition)} (for an older generation)"
-    return True, describe(condition)
+    ancestors = (obj.get("status") or {}).get("ancestors") or []
+    if not ancestors:
+        return False, "no ancestor status yet"
+    return _all_done(
+        (_ancestor_label(entry), _ancestor_settled(entry, obj), _find(entry.get("conditions") or [], "Accepted"))
+        for entry in ancestors
+    )
+
+
+def _same_parent(spec_ref: Obj, status_ref: Obj, route_namespace: str | None) -> bool:
+    def key(ref: Obj) -> tuple[Any, ...]:
+        return (ref.get("name"), ref.get("namespace") or route_namespace, ref.get("sectionName"), ref.get("port"))
+
+    return key(spec_ref) == key(status_ref)
+
+
+def route_accepted(obj: Obj | None) -> tuple[bool, str]:
+    """A route is taken once every parentRef in its spec has a status entry whose Accepted is True for the
+    current generation; a status for only some parents (a parent just added) is not enough."""
+    if obj is None:
+        return False, "not found"
+    namespace = (obj.get("metadata") or {}).get("namespace")
+    parents = (obj.get("status") or {}).get("parents") or []
+    spec_refs = (obj.get("spec") or {}).get("parentRefs") or []
+    if not spec_refs:
+        return False, "no parentRefs"
+    entries = []
+    for spec_ref in spec_refs:
+        entry = next((p for p in parents if _same_parent(spec_ref, p.get("parentRef") or {}, namespace)), None)
+        label = _ancestor_label({"parentRef": {"namespace": namespace, **spec_ref}})
+        entries.append((label, _parent_accepted(entry, obj), _find((entry or {}).get("conditions") or [], "Accepted")))
+    return _all_done(entries)
 
 
 def is_accepted(obj: Obj | None) -> tuple[bool, str]:
-    done, seen = has_accepted(obj)
-    condition = accepted_condition(obj) if done else None
-    return (condition is not None and condition.get("status") == "True"), seen
+    """`status.conditions` Accepted=True for the current generation (a Gateway)."""
+    if obj is None:
+        return False, "not found"
+    accepted = _find((obj.get("status") or {}).get("conditions") or [], "Accepted")
+    problem = _not_current(accepted, obj)
+    if problem or accepted is None:
+        return False, problem or ""
+    return accepted.get("status") == "True", describe(accepted)
 
 
 def exists(obj: Obj | None) -> tuple[bool, str]:
@@ -123,6 +218,18 @@ def is_gone(obj: Obj | None) -> tuple[bool, str]:
     return False, f"still present{f' (phase {phase})' if phase else ''}"
 
 
+def service_port(port: int) -> Check:
+    """A Service that exposes `port` (a listener a scenario just added reaches the Service a moment later)."""
+
+    def check(obj: Obj | None) -> tuple[bool, str]:
+        if obj is None:
+            return False, "not found"
+        ports = [p.get("port") for p in (obj.get("spec") or {}).get("ports") or []]
+        return port in ports, f"ports {', '.join(map(str, ports)) or 'none'}"
+
+    return check
+
+
 @dataclass(frozen=True)
 class Expectation:
     ref: ObjectRef
@@ -130,14 +237,22 @@ class Expectation:
     check: Check
 
 
+#: Route kinds, whose status is per parentRef.
+ROUTE_KINDS = frozenset({"HTTPRoute", "GRPCRoute"})
+
+
 def applied_expectations(manifests: Iterable[Obj]) -> list[Expectation]:
     expectations = []
     for manifest in manifests:
         ref = ObjectRef.from_manifest(manifest)
         if ref.kind in POLICY_KINDS:
-            expectations.append(Expectation(ref, "an Accepted condition", has_accepted))
-        elif ref.kind in ACCEPTED_KINDS:
-            expectations.append(Expectation(ref, "Accepted=True", is_accepted))
+            expectations.append(Expectation(ref, "a final status from every ancestor", policy_settled))
+        elif ref.kind in ROUTE_KINDS:
+            expectations.append(
+                Expectation(ref, "Accepted=True from every parent, for this generation", route_accepted)
+            )
+        elif ref.kind == "Gateway":
+            expectations.append(Expectation(ref, "Accepted=True for this generation", is_accepted))
     return expectations
 
 

@@ -85,3 +85,16 @@ def poll_interval(options: Mapping[str, Any], default: float = 0.25) -> float:
         return float(value) if value is not None else default
     except (TypeError, ValueError):
         return default
+
+
+def number(options: Mapping[str, Any], key: str, default: float) -> float:
+    value = text(options, key)
+    if value is None:
+        return default
+    try:
+        result = float(value)
+    except ValueError:
+        raise ValueError(f"target option {key}={value!r}: expected a number of seconds") from None
+    if result <= 0:
+        raise ValueError(f"target option {key}={value!r}: expected a positive number of seconds")
+    return result

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
+import time
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -13,23 +15,33 @@ from typing import Any, Protocol
 from conformance.kube import options as opts
 from conformance.kube.commands import Runner, run_command, tool_path
 from conformance.kube.conditions import (
+    Expectation,
     ObjectRef,
     accepted_condition,
     applied_expectations,
     gone_expectations,
+    service_port,
     to_policy_condition,
     wait_for,
 )
+from conformance.kube.plan import Plan, render
 from conformance.kube.portforward import PortForward
 from conformance.kube.recipes import (
     Implementation,
     KubeAccess,
     Recipes,
+    Step,
+    compatibility_problems,
+    install_steps,
     kubectl_base,
     load_recipes,
     port_forward_argv,
 )
-from conformance.targets.base import PolicyCondition, Target
+from conformance.kube.tools import ToolCheck, check_tools, skew_note, tool_problems
+from conformance.kube.versions import Version
+from conformance.targets.base import PolicyCondition, Target, TargetUnavailable
+
+log = logging.getLogger(__name__)
 
 #: Where a policy kind lives when the scenario asks about one it did not apply through this target.
 POLICY_API_VERSIONS = {
@@ -50,6 +62,8 @@ KNOWN_API_VERSIONS = {
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 #: How long reset waits for namespaces it created to finish terminating.
 NAMESPACE_DELETE_TIMEOUT = 180.0
+#: How long a listener's port-forward is retried while its Service gains the port or its proxy pod starts.
+FORWARD_TIMEOUT = 120.0
 VERSION_OPTIONS = ("gateway_api_version", "kgateway_version", "agentgateway_version")
 
 
@@ -80,6 +94,8 @@ class KubeTarget(Target):
         api_factory: Callable[[KubeAccess, str], Api] = _default_api,
         port_forward: Callable[[Sequence[str]], PortForward] = PortForward,
         which: Callable[[str], str | None] = shutil.which,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.options = dict(options)
         self.implementations = opts.implementations(options)
@@ -92,7 +108,11 @@ class KubeTarget(Target):
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.gateway_urls = opts.gateway_urls(options)
         self.poll_interval = opts.poll_interval(options)
+        self.dry_run = opts.flag(options, "dry_run", False)
+        self.forward_timeout = opts.number(options, "forward_timeout", FORWARD_TIMEOUT)
         self._runner = runner
+        self._clock = clock
+        self._sleep = sleep
         self._api_factory = api_factory
         self._port_forward = port_forward
         self._which = which
@@ -106,6 +126,16 @@ class KubeTarget(Target):
 
     # -- life cycle -------------------------------------------------------------------------------------
 
+    @classmethod
+    @abstractmethod
+    def required_tools(cls, options: Mapping[str, Any]) -> list[str]:
+        """The command-line tools a run with these options uses."""
+
+    @property
+    @abstractmethod
+    def installs(self) -> bool:
+        """Whether this run installs the pinned releases from clusters/."""
+
     @abstractmethod
     def _prepare(self) -> KubeAccess:
         """Make the cluster ready (create, install) and say how to reach it."""
@@ -113,7 +143,78 @@ class KubeTarget(Target):
     def _teardown(self) -> None:
         """Undo what _prepare did, if anything."""
 
+    @abstractmethod
+    def _access(self) -> KubeAccess:
+        """How the run reaches the cluster (known before the cluster exists, for the plan)."""
+
+    def _setup_steps(self) -> list[Step]:
+        """The commands before the install, for the plan."""
+        return []
+
+    def _teardown_steps(self) -> list[Step]:
+        """The commands at the end of the run, for the plan."""
+        return []
+
+    def _kubernetes_version(self) -> Version | None:
+        """The cluster's Kubernetes version when known before it answers (kind: its node image)."""
+        return None
+
+    def _environment_problems(self) -> list[str]:
+        """What else a real run needs from this machine (kind: a Docker engine)."""
+        return []
+
+    def _kubernetes_line(self) -> str:
+        return "Kubernetes: the cluster's own version (each implementation's supported range is below)"
+
+    def _version_notes(self, tools: Sequence[ToolCheck]) -> list[str]:
+        kubernetes = self._kubernetes_version()
+        notes = compatibility_problems(self.recipes, self.implementations, kubernetes)
+        kubectl = next((check.version for check in tools if check.name == "kubectl"), None)
+        skew = skew_note(kubectl, kubernetes) if kubernetes is not None else None
+        return [*notes, skew] if skew else notes
+
+    def _install(self, access: KubeAccess) -> None:
+        for problem in compatibility_problems(self.recipes, self.implementations, self._kubernetes_version()):
+            log.warning("outside the supported versions: %s", problem)
+        kubectl, helm = tool_path("kubectl", self._which), tool_path("helm", self._which)
+        for step in install_steps(self.recipes, self.implementations, kubectl=kubectl, helm=helm, access=access):
+            log.info("install: %s", step.why)
+            self._runner(step.argv)
+
+    def plan(self) -> Plan:
+        """What start() would run, in order, without running any of it."""
+        tools = check_tools(
+            self.required_tools(self.options), self.recipes.tool_minimums, which=self._which, run=self._runner
+        )
+        problems = self._environment_problems() + tool_problems(tools)
+        notes = [f"a real run here would stop: {problem}" for problem in problems] + self._version_notes(tools)
+        kubectl, helm = self._which("kubectl") or "kubectl", self._which("helm") or "helm"
+        install = install_steps(self.recipes, self.implementations, kubectl=kubectl, helm=helm, access=self._access())
+        return Plan(
+            target=self.name,
+            kubernetes=self._kubernetes_line(),
+            recipes=self.recipes,
+            implementations=self.implementations,
+            tools=tools,
+            setup=self._setup_steps(),
+            install=install if self.installs else (),
+            teardown=self._teardown_steps(),
+            notes=notes,
+        )
+
+    def _print_plan(self) -> None:
+        text = render(self.plan())
+        path = self.work_dir / "install-plan.txt"
+        path.write_text(text, encoding="utf-8")
+        log.info("%s", text.rstrip("\n"))
+        raise TargetUnavailable(
+            f"dry run of target {self.name!r}: printed the install plan (also in {path}); "
+            f"nothing was created or installed, so no scenario ran"
+        )
+
     def start(self) -> None:
+        if self.dry_run:
+            self._print_plan()
         try:
             self.access = self._prepare()
             cache = self.work_dir / f"discovery-{self.access.context or 'default'}.json"  # one per cluster
@@ -302,10 +403,33 @@ class KubeTarget(Target):
                 f"(listeners: {', '.join(map(str, known))}); pass --target-option gateway_url_{listener_port}=URL"
             )
         namespace, service = owner  # the controllers name the Gateway's Service after the Gateway
+        deadline = self._clock() + self.forward_timeout
+        # A listener a scenario just added reaches the Service a moment after the Gateway is accepted; kubectl
+        # refuses a port the Service does not have yet, so wait for it first.
+        ref = ObjectRef("v1", "Service", namespace, service)
+        expectation = Expectation(ref, f"port {listener_port}", service_port(listener_port))
+        wait_for(
+            [expectation],
+            self.api.get,
+            self.forward_timeout,
+            clock=self._clock,
+            sleep=self._sleep,
+            poll_interval=self.poll_interval,
+        )
         argv = port_forward_argv(kubectl_base(self._kubectl(), self.access), namespace, service, listener_port)
-        forward = self._port_forward(argv)
-        forward.start()
-        return forward
+        while True:
+            forward = self._port_forward(argv)
+            try:
+                forward.start()
+                return forward
+            except RuntimeError as error:  # e.g. the proxy pod for the new port is not running yet
+                if self._clock() >= deadline:
+                    raise RuntimeError(
+                        f"no port-forward to Service {namespace}/{service} port {listener_port} within "
+                        f"{self.forward_timeout:g} s: {error}"
+                    ) from None
+                log.info("port-forward to %s/%s:%s not ready (%s); retrying", namespace, service, listener_port, error)
+                self._sleep(self.poll_interval)
 
 
 def listener_ports(gateway: Mapping[str, Any]) -> tuple[int, ...]:

@@ -1,18 +1,21 @@
 """The `cluster` target: an existing cluster from a kubeconfig / context, the vendor certification path.
 
-It installs nothing unless `install=true`. Listeners are reached through `kubectl port-forward` to the
-Gateway's Service, or at `gateway_url_<listener port>=URL` when given (e.g. a LoadBalancer address).
+It installs nothing unless `install=true` (then the pinned releases from clusters/, as the kind target does).
+Listeners are reached through `kubectl port-forward` to the Gateway's Service, or at
+`gateway_url_<listener port>=URL` when given (e.g. a LoadBalancer address). `dry_run=true` prints the plan.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from conformance.kube import options as opts
-from conformance.kube.commands import cluster_problem, missing_tools, run_all, tool_path
-from conformance.kube.recipes import KubeAccess, install_commands
+from conformance.kube.commands import cluster_problem
+from conformance.kube.recipes import KubeAccess, clusters_dir, load_recipes
 from conformance.kube.target import KubeTarget
+from conformance.kube.tools import check_tools, tool_problems
 
 
 def _access(options: Mapping[str, Any]) -> KubeAccess:
@@ -23,19 +26,31 @@ class ClusterTarget(KubeTarget):
     name = "cluster"
 
     @classmethod
-    def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:
+    def required_tools(cls, options: Mapping[str, Any]) -> list[str]:
         install = opts.flag(options, "install", False)
         tools = []
         if install or not opts.gateway_urls(options):
             tools.append("kubectl")  # install steps and port-forwards
         if install:
             tools.append("helm")
-        missing = missing_tools(tools)
+        return tools
+
+    @classmethod
+    def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:
+        if opts.flag(options, "dry_run", False):
+            return None  # a dry run runs nothing; its plan says what a real run here would lack
+        root = opts.text(options, "clusters_dir")
+        minimums = load_recipes(Path(root) if root else clusters_dir()).tool_minimums
+        checks = check_tools(cls.required_tools(options), minimums)
+        missing = [check.name for check in checks if check.path is None]
         if missing:
             return (
                 f"target 'cluster' needs {' and '.join(missing)} on PATH, and "
                 f"{'they are' if len(missing) > 1 else 'it is'} not there"
             )
+        problems = tool_problems(checks)
+        if problems:
+            return f"target 'cluster' cannot run here: {'; '.join(problems)}"
         access = _access(options)
         problem = cluster_problem(access.kubeconfig, access.context)
         if problem:
@@ -45,17 +60,15 @@ class ClusterTarget(KubeTarget):
             )
         return None
 
+    @property
+    def installs(self) -> bool:
+        return opts.flag(self.options, "install", False)
+
+    def _access(self) -> KubeAccess:
+        return _access(self.options)
+
     def _prepare(self) -> KubeAccess:
-        access = _access(self.options)
-        if opts.flag(self.options, "install", False):
-            run_all(
-                install_commands(
-                    self.recipes,
-                    self.implementations,
-                    kubectl=tool_path("kubectl", self._which),
-                    helm=tool_path("helm", self._which),
-                    access=access,
-                ),
-                self._runner,
-            )
+        access = self._access()
+        if self.installs:
+            self._install(access)
         return access

@@ -1,25 +1,33 @@
 """The `kind` target: a kind cluster made with pytest-kind's KindCluster, with Gateway API, kgateway or
 agentgateway, httpbin and the profile Gateway installed from `clusters/`.
 
-kind, kubectl and helm come from PATH and are passed to KindCluster explicitly, so nothing is downloaded.
-Listeners are reached through `kubectl port-forward` to the Gateway's Service.
+kind, kubectl and helm come from PATH and are passed to KindCluster explicitly, so nothing is downloaded; their
+versions are checked against clusters/versions.yaml first. The node image is the one clusters/kind/kind-config.yaml
+pins. Listeners are reached through `kubectl port-forward` to the Gateway's Service. `dry_run=true` prints every
+command and manifest of that sequence instead of running it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from conformance.kube import options as opts
-from conformance.kube.commands import docker_problem, missing_tools, run_all, tool_path
+from conformance.kube.commands import docker_problem, tool_path
 from conformance.kube.recipes import (
     KubeAccess,
-    install_commands,
+    Step,
+    clusters_dir,
+    kind_create_cluster,
+    kind_delete_cluster,
     kind_export_kubeconfig,
     kind_get_clusters,
+    load_recipes,
 )
 from conformance.kube.target import KubeTarget
+from conformance.kube.tools import ToolCheck, check_tools, tool_problems
+from conformance.kube.versions import Version, image_version
 
 DEFAULT_CLUSTER_NAME = "apikey-conformance"
 
@@ -28,6 +36,11 @@ def _kind_cluster(**kwargs: Any) -> Any:
     from pytest_kind import KindCluster
 
     return KindCluster(**kwargs)
+
+
+def _clusters_root(options: Mapping[str, Any]) -> Path:
+    root = opts.text(options, "clusters_dir")
+    return Path(root) if root else clusters_dir()
 
 
 class KindTarget(KubeTarget):
@@ -50,16 +63,32 @@ class KindTarget(KubeTarget):
         self._created = False
 
     @classmethod
+    def required_tools(cls, options: Mapping[str, Any]) -> list[str]:
+        return ["kind", "kubectl"] + (["helm"] if opts.flag(options, "install", True) else [])
+
+    @classmethod
     def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:
+        if opts.flag(options, "dry_run", False):
+            return None  # a dry run runs nothing; its plan says what a real run here would lack
         problems = []
         docker = docker_problem()
         if docker:
             problems.append(docker)
-        tools = ["kind", "kubectl"] + (["helm"] if opts.flag(options, "install", True) else [])
-        missing = missing_tools(tools)
-        if missing:
-            problems.append(f"{', '.join(missing)} not found on PATH (this project never downloads them)")
+        minimums = load_recipes(_clusters_root(options)).tool_minimums
+        problems += tool_problems(check_tools(cls.required_tools(options), minimums))
         return f"target 'kind' cannot run here: {'; '.join(problems)}" if problems else None
+
+    @property
+    def installs(self) -> bool:
+        return self.install
+
+    def _kubernetes_version(self) -> Version:
+        """The node's Kubernetes version: the pinned one, or the tag of a node_image given for this run."""
+        found = image_version(self.node_image) if self.node_image else None
+        return found or self.recipes.kubernetes_version
+
+    def _access(self) -> KubeAccess:
+        return KubeAccess(kubeconfig=self.kubeconfig, context=f"kind-{self.cluster_name}")
 
     def _prepare(self) -> KubeAccess:
         kind = tool_path("kind", self._which)
@@ -79,13 +108,9 @@ class KindTarget(KubeTarget):
             self._runner(kind_export_kubeconfig(kind, self.cluster_name, self.kubeconfig))
         self._cluster.create(config_file=self.recipes.kind_config)
         self._created = not existing
-        access = KubeAccess(kubeconfig=self.kubeconfig, context=f"kind-{self.cluster_name}")
+        access = self._access()
         if self.install:
-            helm = tool_path("helm", self._which)
-            run_all(
-                install_commands(self.recipes, self.implementations, kubectl=kubectl, helm=helm, access=access),
-                self._runner,
-            )
+            self._install(access)
         return access
 
     def _teardown(self) -> None:
@@ -93,3 +118,46 @@ class KindTarget(KubeTarget):
         if self._cluster is not None and self._created and not self.keep:
             self._cluster.delete()
         self._cluster = None
+
+    # -- the plan ---------------------------------------------------------------------------------------
+
+    def _kubernetes_line(self) -> str:
+        image = self.node_image or self.recipes.node_image
+        return f"Kubernetes {self._kubernetes_version()} (kind node image {image})"
+
+    def _environment_problems(self) -> list[str]:
+        docker = docker_problem(which=self._which)
+        return [docker] if docker else []
+
+    def _version_notes(self, tools: Sequence[ToolCheck]) -> list[str]:
+        notes = super()._version_notes(tools)
+        if self.node_image:
+            notes.insert(0, f"node_image={self.node_image} replaces the pinned {self.recipes.node_image}")
+        return notes
+
+    def _setup_steps(self) -> list[Step]:
+        kind = self._which("kind") or "kind"
+        name, kubeconfig = self.cluster_name, self.kubeconfig
+        image = self.node_image or f"{self.recipes.node_image}, pinned in the config"
+        create = kind_create_cluster(kind, name, kubeconfig, self.node_image, self.recipes.kind_config)
+        steps = [Step(kind_get_clusters(kind), f"is there a cluster {name!r} already?")]
+        if self.reuse:
+            steps.append(Step(kind_export_kubeconfig(kind, name, kubeconfig), "if it is (reuse=true): use it as it is"))
+            creation = f"if it is not: create it (node image {image})"
+        else:
+            steps.append(Step(kind_delete_cluster(kind, name, kubeconfig), "if it is (reuse=false): delete it"))
+            creation = f"create it (node image {image})"
+        # pytest-kind's KindCluster.create runs this command (after its own `kind get clusters`).
+        steps.append(Step(create, creation, (self.recipes.kind_config,)))
+        return steps
+
+    def _teardown_steps(self) -> list[Step]:
+        if self.keep:
+            return []
+        kind = self._which("kind") or "kind"
+        return [
+            Step(
+                kind_delete_cluster(kind, self.cluster_name, self.kubeconfig),
+                "only if this run created the cluster (keep=false)",
+            )
+        ]

@@ -1,8 +1,10 @@
 """The behaviour both Kubernetes targets share (shown through the cluster target): namespaces created and
-removed, reset after failures, status conditions, addresses; and why a target cannot run here."""
+removed, reset after failures, status conditions, addresses and port-forwards; the dry run; and why a target
+cannot run here (missing or too old tools, no Docker engine, no cluster)."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 from conformance.kube.conditions import ObjectRef
 from conformance.kube.recipes import KubeAccess
 from conformance.targets import load_target
-from conformance.targets.base import PolicyCondition
+from conformance.targets.base import PolicyCondition, TargetUnavailable
 from conformance.targets.cluster import ClusterTarget
 from conformance.targets.kind import KindTarget
 
@@ -22,17 +24,30 @@ HTTPBIN = ObjectRef("v1", "Service", "kgateway-system", "httpbin")
 AGW_GATEWAY = ObjectRef("gateway.networking.k8s.io/v1", "Gateway", "agentgateway-system", "agentgateway-proxy")
 AGW_HTTPBIN = ObjectRef("v1", "Service", "agentgateway-system", "httpbin")
 INSTALLED = {GATEWAY, HTTPBIN, AGW_GATEWAY, AGW_HTTPBIN, ObjectRef("v1", "Namespace", None, "kgateway-system")}
+#: The proxy Services the controllers made for the installed Gateways, with their listener ports.
+GATEWAY_SERVICES = {
+    ObjectRef("v1", "Service", "kgateway-system", "http"): [8080],
+    ObjectRef("v1", "Service", "agentgateway-system", "agentgateway-proxy"): [80],
+}
 CLUSTER_SCOPED = {"Namespace", "ClusterRole"}
 
 
+def service(ports: list[int]) -> dict[str, Any]:
+    return {"metadata": {}, "spec": {"ports": [{"name": f"l{port}", "port": port} for port in ports]}}
+
+
 class FakeApi:
-    """An in-memory API server: objects by ref, a log of calls, and deletions that can be made to fail."""
+    """An in-memory API server: objects by ref, a log of calls, and deletions that can be made to fail. Like a
+    controller, it gives a Gateway's Service the Gateway's listener ports, `service_lag` reads after the apply."""
 
     def __init__(self, access: KubeAccess | None = None, cache_file: str = "") -> None:
         self.objects: dict[ObjectRef, dict[str, Any]] = {ref: {"metadata": {"name": ref.name}} for ref in INSTALLED}
+        self.objects.update({ref: service(ports) for ref, ports in GATEWAY_SERVICES.items()})
         self.log: list[tuple[str, str]] = []
         self.failing: set[ObjectRef] = set()
         self.closed = False
+        self.service_lag = 0
+        self._pending_ports: dict[ObjectRef, tuple[int, list[int]]] = {}
 
     def is_namespaced(self, api_version: str, kind: str) -> bool:
         return kind not in CLUSTER_SCOPED
@@ -45,8 +60,17 @@ class FakeApi:
         if manifest.get("spec", {}).get("reject"):
             raise ValueError(f"{ref.label} rejected: spec.reject: Unsupported value")
         self.objects[ref] = dict(manifest)
+        if ref.kind == "Gateway":
+            ports = [listener["port"] for listener in manifest["spec"]["listeners"]]
+            self._pending_ports[ObjectRef("v1", "Service", ref.namespace, ref.name)] = (self.service_lag, ports)
 
     def get(self, ref: ObjectRef) -> dict[str, Any] | None:
+        if ref in self._pending_ports:
+            lag, ports = self._pending_ports.pop(ref)
+            if lag > 0:
+                self._pending_ports[ref] = (lag - 1, ports)
+            else:
+                self.objects[ref] = service(ports)
         return self.objects.get(ref)
 
     def delete(self, ref: ObjectRef) -> bool:
@@ -66,7 +90,12 @@ class FakeApi:
 
 
 class FakeForward:
+    """Like `kubectl port-forward`: it refuses a port the Service does not have, and fails while the proxy pod
+    is not running (`failures` more starts)."""
+
     started: list[list[str]] = []
+    api: FakeApi | None = None
+    failures = 0
 
     def __init__(self, argv: Sequence[str]) -> None:
         self.argv = list(argv)
@@ -75,6 +104,18 @@ class FakeForward:
 
     def start(self) -> int:
         FakeForward.started.append(self.argv)
+        namespace, name = self.argv[self.argv.index("--namespace") + 1], self.argv[-2].removeprefix("service/")
+        port = int(self.argv[-1].removeprefix(":"))
+        found = FakeForward.api.get(ObjectRef("v1", "Service", namespace, name)) if FakeForward.api else None
+        if found is None or port not in [p["port"] for p in found["spec"]["ports"]]:
+            raise RuntimeError(
+                f"`kubectl port-forward` exited: error: Service {name} does not have a service port {port}"
+            )
+        if FakeForward.failures:
+            FakeForward.failures -= 1
+            raise RuntimeError(
+                "`kubectl port-forward` exited: error: unable to forward port because pod is not running"
+            )
         self.local_port, self.running = 40000 + len(FakeForward.started), True
         return self.local_port
 
@@ -87,8 +128,16 @@ class FakeForward:
 
 def started(tmp_path: Path, api: FakeApi | None = None, **options: Any) -> tuple[ClusterTarget, FakeApi]:
     api = api or FakeApi()
+    FakeForward.api, FakeForward.failures = api, 0
     target = ClusterTarget(
-        {"profiles": ["kgateway"], "work_dir": str(tmp_path), "kubeconfig": "/kc", "context": "ctx", **options},
+        {
+            "profiles": ["kgateway"],
+            "work_dir": str(tmp_path),
+            "kubeconfig": "/kc",
+            "context": "ctx",
+            "consistency": {"poll_interval": 0.01},
+            **options,
+        },
         api_factory=lambda access, cache: api,
         port_forward=FakeForward,  # type: ignore[arg-type]
         which={"kubectl": "/bin/kubectl", "helm": "/bin/helm"}.get,
@@ -140,7 +189,7 @@ def test_apply_creates_missing_namespaces_and_reset_removes_them(tmp_path: Path)
         ("delete", "Secret team-keys/keys"),
         ("delete", "Namespace team-keys"),
     ]
-    assert set(api.objects) == INSTALLED
+    assert set(api.objects) == INSTALLED | set(GATEWAY_SERVICES)
     api.log.clear()
     target.reset()
     assert api.log == []  # nothing left to clean
@@ -215,7 +264,7 @@ def test_policy_condition_reads_the_ancestor_status(tmp_path: Path) -> None:
 def test_wait_applied_times_out_with_the_resource_named(tmp_path: Path) -> None:
     target, _ = started(tmp_path)
     target.apply([policy("p")])
-    with pytest.raises(TimeoutError, match=r"TrafficPolicy kgateway-system/p waiting for an Accepted condition"):
+    with pytest.raises(TimeoutError, match=r"TrafficPolicy kgateway-system/p waiting for a final status from every"):
         target.wait_applied([policy("p")], timeout=0.05)
 
 
@@ -320,13 +369,38 @@ def test_kind_with_a_stopped_docker_engine(monkeypatch: pytest.MonkeyPatch, tmp_
         '#!/bin/sh\n[ "$1" = info ] && { echo "Cannot connect to the Docker daemon" >&2; exit 1; }\necho 27\n'
     )
     docker.chmod(0o755)
-    for tool in ("kind", "kubectl", "helm"):
-        (tmp_path / tool).write_text("#!/bin/sh\nexit 0\n")
-        (tmp_path / tool).chmod(0o755)
+    fake_tools(tmp_path, CURRENT)
     monkeypatch.setenv("PATH", str(tmp_path))
     assert KindTarget.unavailable_reason({}) == (
         "target 'kind' cannot run here: the Docker engine is not running "
         "(`docker info` exited with 1: Cannot connect to the Docker daemon)"
+    )
+
+
+def test_tools_older_than_the_pins_are_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake_tools(tmp_path, {**OLD, "docker": "27.0.1"})  # a running Docker engine
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert KindTarget.unavailable_reason({}) == (
+        f"target 'kind' cannot run here: kind v0.29.0 ({tmp_path / 'kind'}) is older than v0.31.0, the minimum in "
+        f"clusters/versions.yaml; kubectl v1.30.2 ({tmp_path / 'kubectl'}) is older than v1.31.0, the minimum in "
+        f"clusters/versions.yaml; helm v3.11.3 ({tmp_path / 'helm'}) is older than v3.12.0, the minimum in "
+        f"clusters/versions.yaml"
+    )
+    assert ClusterTarget.unavailable_reason({"install": "true"}) == (
+        f"target 'cluster' cannot run here: kubectl v1.30.2 ({tmp_path / 'kubectl'}) is older than v1.31.0, the "
+        f"minimum in clusters/versions.yaml; helm v3.11.3 ({tmp_path / 'helm'}) is older than v3.12.0, the minimum "
+        f"in clusters/versions.yaml"
+    )
+
+
+def test_current_tools_pass_and_an_unreadable_version_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake_tools(tmp_path, {**CURRENT, "docker": "27.0.1"})
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert KindTarget.unavailable_reason({}) is None
+    fake_tools(tmp_path, {"helm": "Error: unknown flag: --short"})
+    assert KindTarget.unavailable_reason({}) == (
+        f"target 'kind' cannot run here: could not read the version of helm: `{tmp_path / 'helm'} version --short` "
+        f"printed 'Error: unknown flag: --short'"
     )
 
 
@@ -366,11 +440,28 @@ def test_cluster_needs_kubectl_unless_every_address_is_given(monkeypatch: pytest
     assert reason is not None and "no Kubernetes cluster is configured" in reason
 
 
+def kubectl_json(version: str) -> str:
+    return json.dumps({"clientVersion": {"major": "1", "gitVersion": version}, "kustomizeVersion": "v5.5.0"})
+
+
+#: What each tool's version command prints, in its real format.
+CURRENT = {"kind": "kind v0.31.0 go1.25.5 linux/amd64", "kubectl": kubectl_json("v1.35.1"), "helm": "v3.17.1+g980d8ac"}
+OLD = {"kind": "kind v0.29.0 go1.24.2 linux/amd64", "kubectl": kubectl_json("v1.30.2"), "helm": "v3.11.3+g3a31588"}
+
+
+def fake_tools(directory: Path, outputs: Mapping[str, str]) -> None:
+    """Executables that print `output` for any arguments (`docker info` then succeeds too); only shell builtins,
+    since PATH may hold nothing else."""
+    for name, output in outputs.items():
+        assert "'" not in output
+        (directory / name).write_text(f"#!/bin/sh\nprintf '%s\\n' '{output}'\n")
+        (directory / name).chmod(0o755)
+
+
 def _tool_dir(tmp_path: Path) -> Path:
     tools = tmp_path / "bin"
     tools.mkdir(exist_ok=True)
-    (tools / "kubectl").write_text("#!/bin/sh\nexit 0\n")
-    (tools / "kubectl").chmod(0o755)
+    fake_tools(tools, {"kubectl": CURRENT["kubectl"]})
     return tools
 
 
@@ -439,3 +530,80 @@ def test_a_delete_step_without_api_version(tmp_path: Path) -> None:
     assert ObjectRef("gateway.kgateway.dev/v1alpha1", "TrafficPolicy", "kgateway-system", "p") not in api.objects
     target.delete([{"apiVersion": "", "kind": "AgentgatewayPolicy", "metadata": {"namespace": "x", "name": "never"}}])
     assert api.log[-1] == ("delete", "AgentgatewayPolicy x/never")
+
+
+# -- a listener a scenario adds: its Service gains the port late ----------------------------------------------
+
+
+def test_a_new_listener_is_forwarded_once_its_service_has_the_port(tmp_path: Path) -> None:
+    FakeForward.started.clear()
+    api = FakeApi()
+    api.objects[GATEWAY] = gateway(8080)
+    api.service_lag = 3  # the controller updates the Service three reads after the Gateway changed
+    target, _ = started(tmp_path, api)
+    target.apply([gateway(8080, 8081)])
+    FakeForward.failures = 2  # and the proxy pod for the new port is not running for two more attempts
+    url = target.base_url(8081)
+    assert url == f"http://127.0.0.1:{40000 + len(FakeForward.started)}"
+    # Never started before the Service had the port; retried while the pod was not running.
+    assert len(FakeForward.started) == 3
+    assert all(argv[-2:] == ["service/http", ":8081"] for argv in FakeForward.started)
+
+
+def test_a_port_that_never_reaches_the_service_is_named(tmp_path: Path) -> None:
+    api = FakeApi()
+    api.objects[GATEWAY] = gateway(8080)
+    api.service_lag = 10_000
+    target, _ = started(tmp_path, api, forward_timeout="0.05")
+    target.apply([gateway(8080, 8081)])
+    with pytest.raises(
+        TimeoutError, match=r"Service kgateway-system/http waiting for port 8081, last seen: ports 8080"
+    ):
+        target.base_url(8081)
+
+
+def test_a_forward_that_keeps_failing_gives_up_with_kubectl_s_message(tmp_path: Path) -> None:
+    target, _ = started(tmp_path, forward_timeout="0.05")
+    FakeForward.failures = 10_000
+    with pytest.raises(
+        RuntimeError,
+        match=r"no port-forward to Service kgateway-system/http port 8080 within 0.05 s: .*pod is not running",
+    ):
+        target.base_url(8080)
+
+
+# -- the dry run -------------------------------------------------------------------------------------------------
+
+
+def test_cluster_dry_run_needs_nothing_and_plans_no_install_by_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no kubectl, no helm, no cluster
+    assert ClusterTarget.unavailable_reason({"dry_run": "true"}) is None
+    target = ClusterTarget({"profiles": "kgateway", "work_dir": str(tmp_path), "dry_run": "true"})
+    with pytest.raises(TargetUnavailable, match=r"dry run of target 'cluster': printed the install plan"):
+        target.start()
+    plan = (tmp_path / "install-plan.txt").read_text()
+    assert plan.splitlines()[-1] == (
+        "Install: nothing (install=false); the profile Gateways and httpbin must already be there"
+    )
+    assert "  kubectl: not found on PATH (needed, >= v1.31.0)" in plan
+    assert "a real run here would stop: kubectl not found on PATH" in plan
+
+
+def test_cluster_dry_run_with_install_plans_the_pinned_releases(tmp_path: Path) -> None:
+    target = ClusterTarget(
+        {"profiles": "agentgateway", "work_dir": str(tmp_path), "dry_run": "true", "install": "true", "context": "c"},
+        which={"kubectl": "/bin/kubectl", "helm": "/bin/helm"}.get,
+        runner=lambda argv: {"/bin/kubectl": CURRENT["kubectl"], "/bin/helm": CURRENT["helm"]}[argv[0]],
+        api_factory=lambda access, cache: pytest.fail("a dry run must not reach the cluster"),
+    )
+    plan = target.plan()
+    assert not plan.setup and not plan.teardown
+    helm = [step.argv for step in plan.install if step.argv[0] == "/bin/helm"]
+    assert [argv[5:9] for argv in helm] == [
+        ["agentgateway-crds", "oci://cr.agentgateway.dev/charts/agentgateway-crds", "--version", "v1.4.1"],
+        ["agentgateway", "oci://cr.agentgateway.dev/charts/agentgateway", "--version", "v1.4.1"],
+    ]
+    assert all(argv[1:3] == ["--kube-context", "c"] for argv in helm)
+    assert list(plan.notes) == []  # tools found and new enough, versions inside the supported ranges

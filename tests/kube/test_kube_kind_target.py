@@ -1,20 +1,31 @@
-"""The exact command sequence the kind target runs, with a recording runner and a fake KindCluster."""
+"""The exact command sequence the kind target runs, with a recording runner and a fake KindCluster; the dry-run
+plan that prints it; and the tool version checks that come first."""
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_kind.cluster
 
 from conformance.kube import FIELD_MANAGER
 from conformance.kube.conditions import ObjectRef
-from conformance.kube.recipes import KubeAccess, clusters_dir
+from conformance.kube.recipes import KubeAccess, clusters_dir, kind_create_cluster, kind_delete_cluster
+from conformance.targets.base import TargetUnavailable
 from conformance.targets.kind import KindTarget
 
 CLUSTERS = clusters_dir()
 TOOLS = {"kind": "/bin/kind", "kubectl": "/bin/kubectl", "helm": "/bin/helm", "docker": "/bin/docker"}
+#: What each tool's version command prints (their real formats).
+VERSION_OUTPUT = {
+    "/bin/kind": "kind v0.31.0 go1.25.5 linux/amd64\n",
+    "/bin/kubectl": json.dumps({"clientVersion": {"major": "1", "minor": "35", "gitVersion": "v1.35.1"}}),
+    "/bin/helm": "v3.17.1+g980d8ac\n",
+}
 
 
 class Log:
@@ -24,6 +35,8 @@ class Log:
 
     def run(self, argv: Sequence[str]) -> str:
         self.calls.append(list(argv))
+        if argv[1:2] == ["version"]:
+            return VERSION_OUTPUT[argv[0]]
         return self.clusters if list(argv[1:]) == ["get", "clusters"] else ""
 
 
@@ -72,7 +85,7 @@ def install_sequence(kubeconfig: str) -> list[Any]:
             *k,
             *apply,
             "--filename",
-            "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.0/standard-install.yaml",
+            "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.1/standard-install.yaml",
         ],
         [
             *k,
@@ -90,7 +103,7 @@ def install_sequence(kubeconfig: str) -> list[Any]:
             "kgateway-crds",
             "oci://cr.kgateway.dev/kgateway-dev/charts/kgateway-crds",
             "--version",
-            "v2.3.3",
+            "v2.3.7",
             *helm,
         ],
         [
@@ -100,7 +113,7 @@ def install_sequence(kubeconfig: str) -> list[Any]:
             "kgateway",
             "oci://cr.kgateway.dev/kgateway-dev/charts/kgateway",
             "--version",
-            "v2.3.3",
+            "v2.3.7",
             *helm,
         ],
         [*k, *apply, "--namespace", "kgateway-system", "--filename", str(CLUSTERS / "httpbin.yaml")],
@@ -209,3 +222,127 @@ def test_a_failed_install_deletes_the_cluster_it_created(tmp_path: Path) -> None
     with pytest.raises(RuntimeError, match="helm upgrade"):
         target.start()
     assert log.calls[-1] == ("delete",)
+
+
+# -- the dry run: the plan is exactly what a real run does -------------------------------------------------------
+
+
+def planned_commands(plan: str) -> list[str]:
+    """The numbered command lines of a rendered plan, without their numbers."""
+    return [line.split(". ", 1)[1] for line in plan.splitlines() if line[:4].strip().rstrip(".").isdigit()]
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
+    log = Log()
+    target = make(tmp_path, log, dry_run="true")
+    with pytest.raises(TargetUnavailable) as raised:
+        target.start()
+    plan_file = tmp_path / "install-plan.txt"
+    assert str(raised.value) == (
+        f"dry run of target 'kind': printed the install plan (also in {plan_file}); "
+        f"nothing was created or installed, so no scenario ran"
+    )
+    # Only the tools' version commands ran: no cluster, no kubectl apply, no helm install.
+    assert log.calls == [
+        ["/bin/kind", "version"],
+        ["/bin/kubectl", "version", "--client", "--output=json"],
+        ["/bin/helm", "version", "--short"],
+    ]
+    plan = plan_file.read_text()
+    kubeconfig = str(tmp_path / "kind-apikey-conformance.kubeconfig")
+    kind = ["/bin/kind"]
+    assert planned_commands(plan) == [
+        shlex.join(argv)
+        for argv in [
+            [*kind, "get", "clusters"],
+            [*kind, "export", "kubeconfig", "--name", "apikey-conformance", "--kubeconfig", kubeconfig],
+            kind_create_cluster(
+                "/bin/kind", "apikey-conformance", kubeconfig, None, CLUSTERS / "kind" / "kind-config.yaml"
+            ),
+            *install_sequence(kubeconfig),  # the same sequence the real run executes (test above)
+            kind_delete_cluster("/bin/kind", "apikey-conformance", kubeconfig),
+        ]
+    ]
+    lines = plan.splitlines()
+    assert lines[:10] == [
+        "Install plan of target 'kind' for kgateway (dry run: nothing is run)",
+        f"Versions (from {CLUSTERS / 'versions.yaml'}):",
+        "  Kubernetes v1.35.0 (kind node image "
+        "kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f)",
+        "  Gateway API v1.5.1 (standard channel): "
+        "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.1/standard-install.yaml",
+        "  kgateway v2.3.7: oci://cr.kgateway.dev/kgateway-dev/charts/kgateway-crds v2.3.7, "
+        "oci://cr.kgateway.dev/kgateway-dev/charts/kgateway v2.3.7 "
+        "(pinned release supports Kubernetes v1.31 to v1.35, Gateway API v1.3 to v1.5)",
+        "  httpbin image ghcr.io/mccutchen/go-httpbin:2.25.0",
+        "Tools on this machine:",
+        "  kind v0.31.0 at /bin/kind (ok, >= v0.31.0)",
+        "  kubectl v1.35.1 at /bin/kubectl (ok, >= v1.31.0)",
+        "  helm v3.17.1 at /bin/helm (ok, >= v3.12.0)",
+    ]
+    # Every local manifest appears in full right after the command that uses it.
+    for manifest in ("kind/kind-config.yaml", "httpbin.yaml", "gateways/kgateway.yaml"):
+        path = CLUSTERS / manifest
+        block = "\n".join(f"      {line}".rstrip() for line in path.read_text().splitlines())
+        start = plan.index(f"      --- {path}\n{block}\n      ---\n")
+        command = planned_commands(plan[:start])[-1]
+        assert command.endswith(str(path)), (manifest, command)
+
+
+def test_dry_run_notes_what_a_real_run_here_would_lack(tmp_path: Path) -> None:
+    log = Log()
+    target = KindTarget(
+        {"profiles": ["kgateway"], "work_dir": str(tmp_path), "dry_run": "true", "node_image": "kindest/node:v1.36.1"},
+        runner=log.run,
+        api_factory=FakeApi,  # type: ignore[arg-type]
+        cluster_factory=lambda **kwargs: pytest.fail("a dry run must not make a cluster"),
+        which={"kubectl": "/bin/kubectl"}.get,  # no docker, kind or helm
+    )
+    plan = target.plan()
+    assert list(plan.notes) == [
+        "a real run here would stop: Docker is not installed (no `docker` on PATH), and kind runs its nodes as "
+        "Docker containers",
+        "a real run here would stop: kind, helm not found on PATH (this project never downloads them)",
+        "node_image=kindest/node:v1.36.1 replaces the pinned "
+        "kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f",
+        "kgateway v2.3.7 supports Kubernetes v1.31 to v1.35, not v1.36.1",
+    ]
+    commands = [" ".join(step.argv) for step in plan.setup]
+    assert commands[-1].startswith("kind create cluster ") and "--image=kindest/node:v1.36.1" in commands[-1]
+
+
+def test_kind_cluster_runs_the_commands_the_plan_shows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan renders pytest-kind's commands itself: check them against what KindCluster really runs."""
+    monkeypatch.chdir(tmp_path)  # KindCluster keeps a .pytest-kind folder in the working directory
+    ran: list[list[str]] = []
+
+    class Subprocess:
+        @staticmethod
+        def check_output(argv: list[str], **kwargs: Any) -> str:
+            return ""  # `kind get clusters`: none yet
+
+        @staticmethod
+        def run(argv: list[str], **kwargs: Any) -> None:
+            ran.append(argv)
+
+    class KubeConfig:
+        @staticmethod
+        def from_file(path: Path) -> object:
+            return object()
+
+    monkeypatch.setattr(pytest_kind.cluster, "subprocess", Subprocess)
+    monkeypatch.setattr(pytest_kind.cluster.pykube, "KubeConfig", KubeConfig)
+    monkeypatch.setattr(pytest_kind.cluster.pykube, "HTTPClient", lambda config: object())
+    config = CLUSTERS / "kind" / "kind-config.yaml"
+    kind = tmp_path / "kind"  # present, so KindCluster never downloads one
+    kind.touch()
+    for image in (None, "kindest/node:v1.34.0"):
+        ran.clear()
+        kubeconfig = tmp_path / "kc"
+        cluster = pytest_kind.cluster.KindCluster("apikey-conformance", kubeconfig, image, kind, Path("/bin/kubectl"))
+        cluster.create(config_file=config)
+        cluster.delete()
+        assert ran == [
+            kind_create_cluster(str(kind), "apikey-conformance", str(kubeconfig), image, config),
+            kind_delete_cluster(str(kind), "apikey-conformance", str(kubeconfig)),
+        ]
