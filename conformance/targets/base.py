@@ -12,6 +12,11 @@ class TargetUnavailable(Exception):
     """The target cannot run on this machine (no Docker, no cluster, no binary). The message is the skip reason."""
 
 
+class TargetError(RuntimeError):
+    """The target could not do what the harness asked (apply configuration, stay up). The scenario it happened
+    in is reported as an infrastructure error of the target, not as a conformance failure of its feature."""
+
+
 @dataclass(frozen=True)
 class PolicyCondition:
     type: str

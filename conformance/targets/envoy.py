@@ -20,7 +20,7 @@ from conformance.envoy.admin import Admin
 from conformance.envoy.process import EnvoyProcess, find_envoy, free_port
 from conformance.envoy.translate import EnvoyConfig, listener_ports, translate
 from conformance.envoy.xds import CDS_FILE, LDS_FILE, XdsFiles, bootstrap, rds_file
-from conformance.targets.base import PolicyCondition, Target
+from conformance.targets.base import PolicyCondition, Target, TargetError
 from reference_impl.compile.inventory import Inventory
 from reference_impl.compile.snapshot import BackendMap
 from reference_impl.resources import Resource, parse_manifest, resource_key
@@ -208,11 +208,11 @@ class EnvoyTarget(Target):
             if not pending:
                 return
             if self._envoy is not None and not self._envoy.running():
-                raise RuntimeError(f"envoy exited: {self._envoy.log_tail()}")
+                raise TargetError(f"envoy exited: {self._envoy.log_tail()}")
             if time.monotonic() >= deadline:
                 rejected = self._rejections()
                 detail = f"; rejected updates: {rejected} (see envoy.log)" if rejected else ""
-                raise TimeoutError(f"Envoy did not apply the configuration within {timeout:.1f}s: {pending}{detail}")
+                raise TargetError(f"Envoy did not apply the configuration within {timeout:.1f}s: {pending}{detail}")
             time.sleep(0.05)
 
     def _rejections(self) -> str:
