@@ -20,7 +20,7 @@ from conformance.envoy.admin import Admin
 from conformance.envoy.process import EnvoyProcess, find_envoy, free_port
 from conformance.envoy.translate import EnvoyConfig, listener_ports, translate
 from conformance.envoy.xds import CDS_FILE, LDS_FILE, XdsFiles, bootstrap, rds_file
-from conformance.targets.base import PolicyCondition, Target, TargetError
+from conformance.targets.base import PolicyCondition, Target, TargetError, pinned_gateway_api, suite_version
 from reference_impl.compile.inventory import Inventory
 from reference_impl.compile.snapshot import BackendMap
 from reference_impl.resources import Resource, parse_manifest, resource_key
@@ -189,6 +189,14 @@ class EnvoyTarget(Target):
     @property
     def pid(self) -> int | None:
         return self._envoy.pid if self._envoy else None
+
+    def versions(self) -> dict[str, str]:
+        # The data plane is the real Envoy; the control plane is this project's translator.
+        version = self._envoy.version() if self._envoy is not None else "UNDEFINED"
+        return {"envoy": version, "kgateway-translator": suite_version()}
+
+    def gateway_api(self) -> tuple[str, str]:
+        return pinned_gateway_api()
 
     def stats(self) -> dict[str, int]:
         """Envoy's own api_key_auth counters (allowed / unauthorized / forbidden), summed over listeners."""
