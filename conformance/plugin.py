@@ -19,7 +19,7 @@ import pytest
 from conformance import allure_results
 from conformance.options import HarnessOptions, add_options
 from conformance.profiles import FEATURES, PROFILES, feature_selected
-from conformance.redact import REDACTOR
+from conformance.redact import REDACTOR, redact_log_records
 from conformance.report import (
     FAILED,
     INFRASTRUCTURE,
@@ -64,6 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for feature, text in FEATURES.items():
         config.addinivalue_line("markers", f"{feature}: {text}")
     _check_allure_rootdir(config)
+    config.add_cleanup(redact_log_records())  # gateway and library logs end up in terminals and allure files
     config.stash[HARNESS_KEY] = Harness(config)
     config.pluginmanager.register(config.stash[HARNESS_KEY], "apikey-conformance-harness")
 
@@ -111,7 +112,9 @@ class Harness:
         self.certification_path: Path | None = None
         self.environment: dict[str, Any] = {}
         self.interrupted = False
+        self.collected = False  # collection finished (a usage error stops it: then there is nothing to report)
         self.target_versions: dict[str, str] = {}
+        self.target_divergences: list[dict[str, str]] = []
         self.target_gateway_api = ("UNDEFINED", "UNDEFINED")
 
     @property
@@ -155,6 +158,7 @@ class Harness:
         # What runs after every plugin had its say (-k, -m, --deselect, ours below already applied).
         kept = {item.nodeid for item in session.items}
         self.meta = {nodeid: info for nodeid, info in self.meta.items() if nodeid in kept}
+        self.collected = True
 
     # A second pytest_collection_modifyitems (pytest only reads hook options from "pytest_" names).
     @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
@@ -219,6 +223,7 @@ class Harness:
                 say(f"target {options.target!r} ready in {time.monotonic() - started:.1f}s")
             self.target = target
             self.target_versions = target.versions()
+            self.target_divergences = list(getattr(target, "known_divergences", None) or [])
             self.target_gateway_api = target.gateway_api()
         return self.target
 
@@ -277,7 +282,7 @@ class Harness:
         elif report.failed and result.outcome != FAILED:
             infrastructure = (INFRASTRUCTURE_PROPERTY, True) in report.user_properties
             result.outcome = INFRASTRUCTURE if infrastructure else FAILED
-            result.message = REDACTOR.redact(_short_failure(report))
+            result.message = _short_failure(report)
 
     def _facts(self, session: pytest.Session) -> RunFacts:
         options = self.options
@@ -315,12 +320,12 @@ class Harness:
         )
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.meta:
+        if not self.meta or not self.collected:
             self.stop_target()
             return
         options = self.options
         facts = self._facts(session)
-        divergences = getattr(load_target(options.target), "known_divergences", None)
+        divergences = getattr(self.target, "known_divergences", None) or self.target_divergences
         self.stop_target()
         everything = catalogue(features_dir())
         expected = {
@@ -453,10 +458,11 @@ def _progress_to_terminal(config: pytest.Config) -> Iterator[Callable[[str], Non
 
 
 def _short_failure(report: pytest.TestReport) -> str:
+    """The failure's message, redacted before it is cut (a cut must not leave half a key)."""
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
-        return str(crash.message)[:2000]
-    return str(report.longrepr)[-2000:]
+        return REDACTOR.redact(str(crash.message))[:2000]
+    return REDACTOR.redact(str(report.longrepr))[-2000:]
 
 
 @pytest.fixture(scope="session")

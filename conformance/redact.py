@@ -12,9 +12,10 @@ import base64
 import hashlib
 import html
 import json
+import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,14 @@ def _cookie_quoted(value: str) -> str:
 
 
 def key_forms(key: str) -> set[str]:
-    """Every form in which `key` can appear in text the harness publishes."""
+    """Every form in which `key` can appear in text the harness publishes, also escaped once more (a failure
+    message quotes the repr of a JSON echo, a JSON result file holds an escaped attachment...)."""
+    forms = _direct_forms(key)
+    forms |= {repr(form)[1:-1] for form in forms} | {json.dumps(form)[1:-1] for form in forms}
+    return {form for form in forms if form}
+
+
+def _direct_forms(key: str) -> set[str]:
     raw = key.encode("utf-8")
     forms = {key}
     for safe in ("", "/"):  # urllib's default keeps '/'; form encoding escapes it
@@ -46,7 +54,7 @@ def key_forms(key: str) -> set[str]:
         forms |= {text, text.rstrip("=")}
     forms |= {json.dumps(key)[1:-1], json.dumps(key, ensure_ascii=False)[1:-1]}
     forms |= {html.escape(key), html.escape(key, quote=False), repr(key)[1:-1], _cookie_quoted(key)}
-    return {form for form in forms if form}
+    return forms
 
 
 class Redactor:
@@ -156,3 +164,29 @@ class Redactor:
 
 # One per process: scenarios, attachments, the report and the allure pass all share it.
 REDACTOR = Redactor()
+
+
+def excerpt(text: str, limit: int = 200) -> str:
+    """The repr of the start of `text` for a failure message, redacted *before* it is cut: a cut never leaves
+    half a key behind."""
+    return repr(REDACTOR.redact(text)[:limit])
+
+
+def redact_log_records() -> Callable[[], None]:
+    """Redact every log record this process creates (the gateway's, urllib3's, ours) before any handler, pytest's
+    capture or allure sees it. Returns a function that restores the previous record factory."""
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed call: leave it to logging to report
+            return record
+        cleaned = REDACTOR.redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return record
+
+    logging.setLogRecordFactory(factory)
+    return lambda: logging.setLogRecordFactory(previous)

@@ -125,10 +125,13 @@ def item_info(item: pytest.Item, features_root: Path) -> ScenarioInfo | None:
 def rename_example(item: pytest.Item, info: ScenarioInfo) -> None:
     """pytest-bdd names an Outline example by its values (`test_x[key-N2Yw...]`), and a value may be a key.
     Name it by its row instead (`test_x[line-62]`), so no node id shown anywhere carries a key."""
-    callspec = getattr(item, "callspec", None)
-    if info.example_line is None or callspec is None or not item.name.endswith("]"):
+    if info.example_line is None or "[" not in item.name:
         return
-    base = item.name[: item.name.index("[")]
-    new_name = f"{base}[line-{info.example_line}]"
-    item._nodeid = item.nodeid[: len(item.nodeid) - len(item.name)] + new_name  # no public setter
-    item.name = new_name
+    params = f"line-{info.example_line}"
+    item.name = f"{item.name[: item.name.index('[')]}[{params}]"
+    nodeid = f"{item.nodeid[: item.nodeid.index('[')]}[{params}]"
+    # Node ids have no public setter: pytest >= 9.1 keeps a structured id, older ones a string.
+    if hasattr(item, "_id"):
+        item._id = type(item._id).parse(nodeid)
+    else:
+        item._nodeid = nodeid
