@@ -5,7 +5,8 @@ space, upper- and lower-case hex; base64 and base64url; JSON-escaped; a quoted c
 They are computed here with the standard library, independently of conformance.redact, put into a real run
 against the reference gateway (Secret, request headers, query, cookie, a deliberately failing expectation
 that quotes the upstream's echo, and an Outline whose only value is the key), and looked for in the report,
-every allure file, the terminal output (failure messages, node ids, the gateway's access log) afterwards.
+every allure file, the terminal output (failure messages, node ids, the gateway's access log) afterwards, and
+in what the notebook helpers show in a cell.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import textwrap
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
+
+import pytest
 
 from conformance.redact import MARKER, Redactor, key_forms
 
@@ -188,6 +191,50 @@ def test_no_form_of_a_key_reaches_the_report_allure_failure_messages_or_gateway_
         (where, name)
         for where, text in published.items()
         for name, form in forms(KEY).items()
+        if form in text or KEY in unquote(text) or KEY in unquote_plus(text)
+    ]
+    assert leaks == []
+
+
+def test_no_form_of_a_key_reaches_a_notebook_cell_output() -> None:
+    """What the notebook helpers show (text and HTML): manifests, a response with its curl command, httpbin's
+    echo, a failing expectation's message."""
+    pytest.importorskip("pandas")
+    from conformance.notebook import Playground, show_yaml
+
+    every = forms(KEY)
+    yaml_key = KEY.replace("'", "''")
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: nb, namespace: kgateway-system}\n"
+        f"stringData:\n  nb: '{yaml_key}'\n"
+    )
+    policy = """
+apiVersion: gateway.kgateway.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: nb, namespace: kgateway-system}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: http}]
+  apiKeyAuth: {secretRef: {name: nb}, keySources: [{header: api-key}], forwardCredential: true}
+"""
+    shown: list[object] = [show_yaml(secret, "kubectl apply -f -")]
+    with Playground.start(profile="kgateway") as gw:
+        gw.apply(gw.base_manifests())
+        shown.append(gw.apply(secret + "---\n" + policy))
+        shown.append(gw.get("Secret", "kgateway-system", "nb"))
+        headers = {"api-key": every["Bearer form"], **{f"x-form-{i}": form for i, form in enumerate(every.values())}}
+        query = [(f"q{i}", form) for i, (name, form) in enumerate(every.items()) if "percent" in name]
+        response = gw.request("GET", "/anything", headers=headers, query=query, expect=200)
+        shown.append(response)
+        assert response.upstream_headers()["api-key"] == every["Bearer form"]  # the key really went through
+        with pytest.raises(AssertionError) as failure:
+            gw.request("GET", "/anything", headers=headers, query=query, expect=401)
+        shown.append(failure.value)
+    outputs = [str(repr(view)) for view in shown] + [view._repr_html_() for view in shown[:-1]]
+    assert sum(MARKER in text for text in outputs) >= 5
+    leaks = [
+        (i, name)
+        for i, text in enumerate(outputs)
+        for name, form in every.items()
         if form in text or KEY in unquote(text) or KEY in unquote_plus(text)
     ]
     assert leaks == []
