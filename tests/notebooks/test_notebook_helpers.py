@@ -342,3 +342,50 @@ def test_runner_injects_parameters_after_the_parameters_cell() -> None:
     with pytest.raises(runner.UsageError, match="no parameters cell sets it"):
         runner.check_parameters([ROOT / "notebooks" / "01_kgateway_guide.py"], {"NOPE": 1})
     assert runner.literal("3") == 3 and runner.literal("envoy") == "envoy"
+
+
+# -- JupyterLab with the repository's own configuration ---------------------------------------------------------
+def test_jupyterlab_opens_the_walkthroughs_as_notebooks_with_the_repository_configuration(tmp_path: Path) -> None:
+    """`tox -e lab`'s setup: a real Jupyter server with JUPYTER_CONFIG_PATH=.jupyter and the jupytext extension."""
+    pytest.importorskip("jupyterlab")
+    pytest.importorskip("jupytext")
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(ROOT / ".jupyter"), "JUPYTER_RUNTIME_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}"]
+    command += ["--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=t", f"--ServerApp.root_dir={ROOT}"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def get(path: str, query: str = "") -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}?token=t{query}", timeout=10) as response:
+            return json.loads(response.read())
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                get("/api/status")
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.5)
+        settings = get("/lab/api/settings/@jupyterlab/docmanager-extension:plugin")
+        assert settings["schema"]["properties"]["defaultViewers"]["default"]["python"] == "Jupytext Notebook"
+        listing = get("/api/contents/notebooks")["content"]
+        notebooks = sorted(item["name"] for item in listing if item["type"] == "notebook")
+        assert notebooks == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+        assert len(notebooks) >= 4
+        opened = get("/api/contents/notebooks/04_certify_a_gateway.py", "&type=notebook")
+        assert opened["type"] == "notebook" and len(opened["content"]["cells"]) > 5
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
