@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,39 @@ def label_scenario(info: ScenarioInfo) -> None:
     if info.example_line is not None:
         allure.dynamic.parameter("example", f"line {info.example_line}")
         allure.dynamic.title(f"{info.name} (example, line {info.example_line})")
+
+
+def write_skipped(folder: Path, info: ScenarioInfo, reason: str, start: float, stop: float) -> Path:
+    """A result for a scenario skipped before it started (NOT_SUPPORTED, --skip-scenarios): allure-pytest-bdd
+    only records scenarios that start, and the report must hold every scenario the run recorded."""
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = [
+        ("parentSuite", info.profile),
+        ("suite", info.feature),
+        ("subSuite", info.feature_title or info.feature),
+        ("epic", info.profile),
+        ("feature", info.feature),
+        ("story", info.feature_title or info.name),
+        ("tag", info.level),
+        ("level", info.level),
+        (SCENARIO_LABEL, info.id),
+        ("severity", "critical" if info.level == "core" else "normal"),
+        ("framework", "pytest-bdd"),
+    ]
+    identifier = str(uuid.uuid4())
+    result: dict[str, Any] = {
+        "uuid": identifier,
+        "name": info.name if info.example_line is None else f"{info.name} (example, line {info.example_line})",
+        "status": "skipped",
+        "statusDetails": {"message": REDACTOR.redact(reason)},
+        "start": int(start * 1000),
+        "stop": int(stop * 1000),
+        "labels": [{"name": name, "value": value} for name, value in labels],
+        "parameters": [{"name": "example", "value": f"line {info.example_line}"}] if info.example_line else [],
+    }
+    path = folder / f"{identifier}-result.json"
+    path.write_text(json.dumps(clean_result(result)), encoding="utf-8")
+    return path
 
 
 def _strip_steps(steps: list[dict[str, Any]]) -> None:

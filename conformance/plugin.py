@@ -279,6 +279,11 @@ class Harness:
             reason = reason.removeprefix("Skipped: ")
             result.outcome = NOT_SUPPORTED if reason.startswith(NOT_SUPPORTED_PREFIX) else SKIPPED
             result.message = REDACTOR.redact(reason.removeprefix(NOT_SUPPORTED_PREFIX))
+            allure_dir = getattr(self.config.option, "allure_report_dir", None)
+            if allure_dir and report.when == "setup":  # skipped before the scenario started
+                label = "not supported" if result.outcome == NOT_SUPPORTED else "skipped"
+                stop = time.time()
+                allure_results.write_skipped(Path(allure_dir), info, f"{label}: {result.message}", stop, stop)
         elif report.failed and result.outcome != FAILED:
             infrastructure = (INFRASTRUCTURE_PROPERTY, True) in report.user_properties
             result.outcome = INFRASTRUCTURE if infrastructure else FAILED

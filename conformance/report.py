@@ -216,7 +216,11 @@ def build_report(
     if not complete:
         problems.append(f"a subset ran: {not_run_total} scenario(s) of the chosen profiles did not run")
     problems += implementation_problems(report["implementation"])
-    for profile_report in report["profiles"]:
+    # A profile the target does not implement is reported for information only (Gateway API leaves it out).
+    tested = [p for p in report["profiles"] if p["result"] != "not-supported"]
+    if not tested:
+        problems.append("no profile was tested")
+    for profile_report in tested:
         if profile_report["result"] not in ("success", "partial"):
             problems.append(f"profile {profile_report['name']} result is {profile_report['result']}")
     report["run"] = {

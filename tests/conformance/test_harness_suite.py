@@ -125,6 +125,12 @@ def test_unsupported_features_are_not_supported_and_left_out_of_the_statistics(r
     assert extended["result"] == "success"  # NOT_SUPPORTED is neither a skip nor a failure
     assert extended["statistics"]["Skipped"] == 0
     assert "NOT_SUPPORTED" in run.output
+    # Scenarios skipped before they start are in the allure results too: one test per scenario the run recorded.
+    results = [json.loads(p.read_text()) for p in run.allure_dir.glob("*-result.json")]
+    assert len(results) == len(report["scenarios"])
+    skipped = [r for r in results if r["status"] == "skipped"]
+    assert len(skipped) == sum(s["result"] == "not-supported" for s in report["scenarios"]) > 0
+    assert all("not supported" in r["statusDetails"]["message"] for r in skipped)
 
 
 def test_skipped_scenarios_make_the_result_partial(run_suite) -> None:

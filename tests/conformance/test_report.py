@@ -101,6 +101,17 @@ def test_a_subset_run_is_never_success_and_never_eligible(ran_outcome: str) -> N
     assert any("subset" in reason for reason in report["certification"]["reasons"])
 
 
+def test_a_profile_the_target_does_not_implement_does_not_block_certification_of_the_other() -> None:
+    expected = {"kgateway": [("kgateway/f.feature:1", "APIKeyAuth", "APIKeyAuth scenario")], "agentgateway": []}
+    supported = {**ALL_KGATEWAY, "agentgateway": set()}
+    arguments = {"implementation": VENDOR, "expected": expected, "supported": supported}
+    report = _report(_results({"APIKeyAuth": PASSED}), profiles=["kgateway", "agentgateway"], **arguments)
+    assert [p["result"] for p in report["profiles"]] == ["success", "not-supported"]
+    assert report["certification"] == {"eligible": True}
+    report = _report([], profiles=["agentgateway"], **arguments)
+    assert report["certification"]["reasons"] == ["no profile was tested"]
+
+
 def test_a_complete_run_with_valid_implementation_fields_is_eligible() -> None:
     expected = {"kgateway": [("kgateway/f.feature:1", "APIKeyAuth", "APIKeyAuth scenario")]}
     report = _report(_results({"APIKeyAuth": PASSED}), implementation=VENDOR, expected=expected)
