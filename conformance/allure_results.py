@@ -97,7 +97,11 @@ def clean_result(result: dict[str, Any]) -> dict[str, Any]:
     """One `*-result.json`: without noise labels and hidden parameters, identified by the scenario id."""
     result["labels"] = [label for label in result.get("labels") or [] if label.get("name") not in NOISE_LABELS]
     _strip_steps(result.get("steps") or [])
-    scenario = next((label["value"] for label in result["labels"] if label.get("name") == SCENARIO_LABEL), None)
+    labels = {label.get("name"): label.get("value") for label in result["labels"]}
+    suites = [labels[name] for name in ("parentSuite", "suite", "subSuite") if labels.get(name)]
+    if suites:
+        result["titlePath"] = suites  # Allure 3 builds its tree from it: profile -> feature -> Gherkin feature
+    scenario = labels.get(SCENARIO_LABEL)
     if scenario:
         # A stable identity: the scenario (file:line) and, for an Outline example, its row.
         result["fullName"] = scenario

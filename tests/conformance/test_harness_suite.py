@@ -65,6 +65,7 @@ def test_full_suite_passes_on_the_reference_gateway_and_reports_success(run_suit
         labels = {label["name"]: label["value"] for label in result["labels"]}
         assert labels["parentSuite"] in PROFILES and labels["suite"] == labels["feature"]
         assert labels["level"] in ("core", "extended") and labels["scenarioId"] == result["fullName"]
+        assert result["titlePath"][:2] == [labels["parentSuite"], labels["suite"]]  # Allure 3's tree
         assert "host" not in labels and "thread" not in labels
         assert "scenario_context" not in json.dumps(result["steps"])
 
