@@ -1,6 +1,6 @@
 """A key in every form it can travel in never reaches anything the harness publishes.
 
-The forms (the issue list of a certification reviewer): plain; percent-encoded with `%20` and with `+` for a
+The forms a certification reviewer asks for: plain; percent-encoded with `%20` and with `+` for a
 space, upper- and lower-case hex; base64 and base64url; JSON-escaped; a quoted cookie value; the `Bearer ` form.
 They are computed here with the standard library, independently of conformance.redact, put into a real run
 against the reference gateway (Secret, request headers, query, cookie, a deliberately failing expectation
