@@ -52,6 +52,12 @@ OPTIONS: dict[str, tuple[str, str, str | None, str]] = {
         "reports/conformance-report.yaml",
         "where to write the YAML report",
     ),
+    "mode": (
+        "--mode",
+        "MODE",
+        "default",
+        "the implementation's operating mode, as in Gateway API reports: 'default' unless a specific setup is used",
+    ),
     "implementation_organization": ("--implementation-organization", "ORGANIZATION", None, "report: organization"),
     "implementation_project": ("--implementation-project", "PROJECT", None, "report: project"),
     "implementation_url": ("--implementation-url", "URL", None, "report: project URL"),
@@ -97,6 +103,7 @@ class HarnessOptions:
     consistency: ConsistencySettings
     report_path: Path
     implementation: dict[str, Any]
+    mode: str = "default"
     target_options: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -142,4 +149,5 @@ class HarnessOptions:
                 "contact": _split(_get(config, "implementation_contact")),
             },
             target_options=target_options,
+            mode=(_get(config, "mode") or "default").strip() or "default",
         )

@@ -8,30 +8,38 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shlex
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_bdd.scenario import scenario_wrapper_template_registry  # how pytest-bdd itself maps items to scenarios
 
+from conformance import allure_results
 from conformance.options import HarnessOptions, add_options
 from conformance.profiles import FEATURES, PROFILES, feature_selected
-from conformance.redact import REDACTOR
+from conformance.redact import REDACTOR, redact_log_records
 from conformance.report import (
     FAILED,
+    INFRASTRUCTURE,
     NOT_SUPPORTED,
     PASSED,
     SKIPPED,
+    RunFacts,
     ScenarioResult,
     build_report,
+    certification_name,
     format_table,
+    implementation_problems,
+    subset_path,
     summary_table,
     write_report,
 )
-from conformance.targets import TargetUnavailable, load_target, make_target
-from conformance.targets.base import Target
+from conformance.scenarios import ScenarioInfo, catalogue, item_info, rename_example
+from conformance.suite import features_dir
+from conformance.targets import TargetError, TargetUnavailable, load_target, make_target
+from conformance.targets.base import Target, suite_version
 
 pytest_plugins = [
     "conformance.steps.context",
@@ -41,6 +49,7 @@ pytest_plugins = [
 ]
 
 NOT_SUPPORTED_PREFIX = "NOT_SUPPORTED: "
+INFRASTRUCTURE_PROPERTY = "apikey-conformance-infrastructure"
 HARNESS_KEY = pytest.StashKey["Harness"]()
 
 
@@ -55,6 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for feature, text in FEATURES.items():
         config.addinivalue_line("markers", f"{feature}: {text}")
     _check_allure_rootdir(config)
+    config.add_cleanup(redact_log_records())  # gateway and library logs end up in terminals and allure files
     config.stash[HARNESS_KEY] = Harness(config)
     config.pluginmanager.register(config.stash[HARNESS_KEY], "apikey-conformance-harness")
 
@@ -63,8 +73,6 @@ def _check_allure_rootdir(config: pytest.Config) -> None:
     """allure-pytest-bdd names results by the feature file's path under the rootdir: fail early and clearly."""
     if not getattr(config.option, "allure_report_dir", None):
         return
-    from conformance.suite import features_dir
-
     features = features_dir().resolve()
     if not features.is_relative_to(Path(config.rootpath).resolve()):
         raise pytest.UsageError(
@@ -73,20 +81,18 @@ def _check_allure_rootdir(config: pytest.Config) -> None:
         )
 
 
-def scenario_meta(item: pytest.Item) -> tuple[str, str, str] | None:
-    """(profile, feature, scenario name) for a conformance scenario item, else None."""
-    obj = getattr(item, "obj", None)
-    scenario = scenario_wrapper_template_registry.get(obj) if obj is not None else None
-    if scenario is None:
-        return None
-    profiles = [m.name for m in item.iter_markers() if m.name in PROFILES]
-    features = [m.name for m in item.iter_markers() if m.name in FEATURES]
-    if len(profiles) != 1 or len(features) != 1:
-        raise pytest.UsageError(
-            f"scenario {scenario.name!r} ({item.nodeid}) must carry exactly one profile tag "
-            f"({', '.join('@' + p for p in PROFILES)}) and one feature tag; found {profiles + features}"
-        )
-    return profiles[0], features[0], scenario.name
+def _is_infrastructure(report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:
+    """A setup or teardown error (the target or a fixture), or a TargetError anywhere in the exception chain."""
+    if not report.failed:
+        return False
+    if report.when != "call":
+        return True
+    error: BaseException | None = excinfo.value if excinfo is not None else None
+    while error is not None:
+        if isinstance(error, TargetError):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 class Harness:
@@ -95,12 +101,21 @@ class Harness:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self._options: HarnessOptions | None = None
-        self.meta: dict[str, tuple[str, str, str]] = {}
+        self.meta: dict[str, ScenarioInfo] = {}
         self.results: dict[str, ScenarioResult] = {}
         self.supported: dict[str, set[str]] = {}
         self.target: Target | None = None
+        self.target_problem: BaseException | None = None  # why start_target() failed, for every scenario
+        self.deselected = 0
+        self.report: dict[str, Any] | None = None
         self.report_path: Path | None = None
-        self._started: dict[str, float] = {}
+        self.certification_path: Path | None = None
+        self.environment: dict[str, Any] = {}
+        self.interrupted = False
+        self.collected = False  # collection finished (a usage error stops it: then there is nothing to report)
+        self.target_versions: dict[str, str] = {}
+        self.target_divergences: list[dict[str, str]] = []
+        self.target_gateway_api = ("UNDEFINED", "UNDEFINED")
 
     @property
     def options(self) -> HarnessOptions:
@@ -120,10 +135,37 @@ class Harness:
         declared = getattr(target_class, "supported_features", None)
         return target_class.profiles, (set(declared) if declared is not None else None), None
 
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        scenario_items = [(item, scenario_meta(item)) for item in items]
-        if not any(meta for _, meta in scenario_items):
+        """Before anything deselects: identify every scenario, and name Outline examples by row, not by value."""
+        root = features_dir()
+        for item in items:
+            info = item_info(item, root)
+            if info is not None:
+                rename_example(item, info)
+                self.meta[item.nodeid] = info
+        if self.meta:
+            problems = implementation_problems(self.options.implementation)
+            given = [k for k, v in self.options.implementation.items() if v]
+            if given and problems:  # a certification run: refuse to start with fields Gateway API would reject
+                raise pytest.UsageError("certification report: " + "; ".join(problems))
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected += sum(item.nodeid in self.meta for item in items)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # What runs after every plugin had its say (-k, -m, --deselect, ours below already applied).
+        kept = {item.nodeid for item in session.items}
+        self.meta = {nodeid: info for nodeid, info in self.meta.items() if nodeid in kept}
+        self.collected = True
+
+    # A second pytest_collection_modifyitems (pytest only reads hook options from "pytest_" names).
+    @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+    def pytest_select_scenarios(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Profiles, --run-scenarios, and NOT_SUPPORTED / --skip-scenarios marks."""
+        scenario_items = [(item, self.meta.get(item.nodeid)) for item in items]
+        if not any(info for _, info in scenario_items):
             return
         options = self.options
         target_profiles, declared, _ = self._target_support()
@@ -137,23 +179,23 @@ class Harness:
                 and not feature_selected(options.exempt_features, name, f)
             }
         kept, deselected = [], []
-        for item, meta in scenario_items:
-            if meta is None:
+        for item, info in scenario_items:
+            if info is None:
                 kept.append(item)
                 continue
-            profile, feature, name = meta
-            if profile not in options.profiles or (options.run_scenarios and name not in options.run_scenarios):
+            if info.profile not in options.profiles or (
+                options.run_scenarios and info.name not in options.run_scenarios
+            ):
                 deselected.append(item)
                 continue
-            self.meta[item.nodeid] = meta
             kept.append(item)
-            if profile not in target_profiles:
-                reason = f"target {options.target!r} does not implement the {profile} profile"
+            if info.profile not in target_profiles:
+                reason = f"target {options.target!r} does not implement the {info.profile} profile"
                 item.add_marker(pytest.mark.skip(reason=NOT_SUPPORTED_PREFIX + reason))
-            elif feature not in self.supported[profile]:
-                reason = f"feature {feature} is not supported by the implementation ({profile} profile)"
+            elif info.feature not in self.supported[info.profile]:
+                reason = f"feature {info.feature} is not supported by the implementation ({info.profile} profile)"
                 item.add_marker(pytest.mark.skip(reason=NOT_SUPPORTED_PREFIX + reason))
-            elif name in options.skip_scenarios:
+            elif info.name in options.skip_scenarios:
                 item.add_marker(pytest.mark.skip(reason="skipped by --skip-scenarios"))
         if deselected:
             config.hook.pytest_deselected(items=deselected)
@@ -161,6 +203,8 @@ class Harness:
 
     # -- the target ---------------------------------------------------------------------------------------
     def start_target(self) -> Target:
+        if self.target_problem is not None:
+            raise self.target_problem
         if self.target is None:
             options = self.options
             settings = {
@@ -172,10 +216,31 @@ class Harness:
             started = time.monotonic()
             with _progress_to_terminal(self.config) as say:
                 say(f"starting target {options.target!r} for profile(s) {', '.join(options.profiles)}")
-                target.start()
+                try:
+                    target.start()
+                except Exception as error:
+                    raise TargetError(f"target {options.target!r} could not start: {error}") from error
                 say(f"target {options.target!r} ready in {time.monotonic() - started:.1f}s")
             self.target = target
+            self.target_versions = target.versions()
+            self.target_divergences = list(getattr(target, "known_divergences", None) or [])
+            self.target_gateway_api = target.gateway_api()
         return self.target
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Iterator[None]:
+        # Start the target before the first test prints anything, so its progress lines stand on their own.
+        runnable = [item for item in session.items if item.nodeid in self.meta and not item.get_closest_marker("skip")]
+        if runnable and not session.config.option.collectonly:
+            try:
+                self.start_target()
+            except (TargetUnavailable, TargetError) as error:
+                self.target_problem = error  # every scenario reports it: skipped, or an infrastructure error
+        try:
+            return (yield)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            raise
 
     def stop_target(self) -> None:
         if self.target is not None:
@@ -183,56 +248,182 @@ class Harness:
             self.target = None
 
     # -- results ------------------------------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+        report = yield
+        if item.nodeid in self.meta and _is_infrastructure(report, call.excinfo):
+            report.user_properties.append((INFRASTRUCTURE_PROPERTY, True))
+        return report
+
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, Any] | None:
+        if report.when == "call" and (INFRASTRUCTURE_PROPERTY, True) in report.user_properties:
+            return "error", "E", ("ERROR (target)", {"red": True})
+        return None
+
+    def pytest_bdd_before_scenario(self, request: pytest.FixtureRequest) -> None:
+        info = self.meta.get(request.node.nodeid)
+        if info is not None and getattr(self.config.option, "allure_report_dir", None):
+            allure_results.label_scenario(info)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        meta = self.meta.get(report.nodeid)
-        if meta is None:
+        info = self.meta.get(report.nodeid)
+        if info is None:
             return
-        profile, feature, name = meta
-        result = self.results.get(report.nodeid) or ScenarioResult(profile, feature, name, PASSED)
-        self.results[report.nodeid] = result
+        result = self.results.get(report.nodeid)
+        if result is None:
+            result = ScenarioResult(info.profile, info.feature, info.name, PASSED, id=info.id, level=info.level)
+            self.results[report.nodeid] = result
         result.duration += report.duration
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             reason = reason.removeprefix("Skipped: ")
             result.outcome = NOT_SUPPORTED if reason.startswith(NOT_SUPPORTED_PREFIX) else SKIPPED
             result.message = REDACTOR.redact(reason.removeprefix(NOT_SUPPORTED_PREFIX))
-        elif report.failed:
-            result.outcome = FAILED
-            result.message = REDACTOR.redact(_short_failure(report))
+            allure_dir = getattr(self.config.option, "allure_report_dir", None)
+            if allure_dir and report.when == "setup":  # skipped before the scenario started
+                label = "not supported" if result.outcome == NOT_SUPPORTED else "skipped"
+                stop = time.time()
+                allure_results.write_skipped(Path(allure_dir), info, f"{label}: {result.message}", stop, stop)
+        elif report.failed and result.outcome != FAILED:
+            infrastructure = (INFRASTRUCTURE_PROPERTY, True) in report.user_properties
+            result.outcome = INFRASTRUCTURE if infrastructure else FAILED
+            result.message = _short_failure(report)
+
+    def _facts(self, session: pytest.Session) -> RunFacts:
+        options = self.options
+        version, channel = self.target_gateway_api
+        selection: dict[str, Any] = {}
+        if options.run_scenarios:
+            selection["runScenarios"] = sorted(options.run_scenarios)
+        if options.skip_scenarios:
+            selection["skipScenarios"] = sorted(options.skip_scenarios)
+        if self.config.option.keyword:
+            selection["keyword"] = str(self.config.option.keyword)
+        if self.config.option.markexpr:
+            selection["markers"] = str(self.config.option.markexpr)
+        if self.deselected:
+            selection["deselected"] = self.deselected
+        if self.config.option.maxfail:
+            selection["exitFirst"] = True
+        if self.interrupted or session.shouldstop or session.shouldfail:
+            selection["interrupted"] = True
+        consistency = options.consistency
+        return RunFacts(
+            target=options.target,
+            command=REDACTOR.redact(reproduce_command(self.config)),
+            mode=options.mode,
+            gateway_api_version=version,
+            gateway_api_channel=channel,
+            versions=self.target_versions,
+            suite_version=suite_version(),
+            selection=selection,
+            consistency={
+                "requiredConsecutiveSuccesses": consistency.required_consecutive_successes,
+                "pollIntervalSeconds": consistency.poll_interval,
+                "maxTimeToConsistencySeconds": consistency.max_time_to_consistency,
+            },
+        )
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        divergences = getattr(self.target, "known_divergences", None) if self.target else None
-        self.stop_target()
-        if not self.meta:
+        if not self.meta or not self.collected:
+            self.stop_target()
             return
         options = self.options
+        facts = self._facts(session)
+        divergences = getattr(self.target, "known_divergences", None) or self.target_divergences
+        self.stop_target()
+        everything = catalogue(features_dir())
+        expected = {
+            name: [(i.id, i.feature, i.name) for i in everything.values() if i.profile == name]
+            for name in options.profiles
+        }
+        results = sorted(self.results.values(), key=lambda r: r.id)
         report = build_report(
-            list(self.results.values()),
-            target=options.target,
+            results,
+            facts=facts,
             profiles=options.profiles,
             supported=self.supported,
             implementation=options.implementation,
+            expected=expected,
             divergences=divergences,
         )
-        self.report_path = write_report(report, options.report_path)
+        self.report = report
+        path = options.report_path if report["run"]["complete"] else subset_path(options.report_path)
+        self.report_path = write_report(report, path)
+        if report["certification"]["eligible"]:
+            self.certification_path = write_report(report, path.parent / certification_name(report))
+        self.environment = {
+            "target": facts.target,
+            "gatewayAPI": f"{facts.gateway_api_version} ({facts.gateway_api_channel})",
+            "mode": facts.mode,
+            "suite": f"apikey-conformance {facts.suite_version}",
+            **{f"version.{name}": value for name, value in facts.versions.items()},
+            "profiles": ", ".join(f"{p['name']}={p['result']}" for p in report["profiles"]),
+            "run": "complete" if report["run"]["complete"] else f"subset ({report['run']['notRun']} not run)",
+            allure_results.TOTAL_KEY: len(results),
+            "reproduce": facts.command,
+        }
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.results:
+        if not self.results or self.report is None:
             return
+        write = terminalreporter.write_line
         terminalreporter.section("API key auth conformance")
-        terminalreporter.write_line(format_table(summary_table(list(self.results.values()))))
+        report = self.report
+        versions = ", ".join(f"{k} {v}" for k, v in report["target"]["versions"].items())
+        write(
+            f"target {report['target']['name']}"
+            + (f" ({versions})" if versions else "")
+            + f"; Gateway API {report['gatewayAPIVersion']} {report['gatewayAPIChannel']}; mode {report['mode']}"
+        )
+        write("")
+        write(format_table(summary_table(list(self.results.values()))))
+        write("")
+        for profile in report["profiles"]:
+            write(f"{profile['name']}: {profile['result'].upper()}  ({profile['summary']})")
         for result in self.results.values():
-            if result.outcome == FAILED:
-                terminalreporter.write_line(f"FAILED [{result.profile}/{result.feature}] {result.name}")
-        if self.report_path is not None:
-            terminalreporter.write_line(f"report: {self.report_path}")
+            if result.outcome in (FAILED, INFRASTRUCTURE):
+                label = "FAILED" if result.outcome == FAILED else "INFRASTRUCTURE ERROR"
+                write(f"{label} [{result.profile}/{result.feature}] {result.name} ({result.id})")
+        if not report["run"]["complete"]:
+            write(
+                f"SUBSET RUN: {report['run']['notRun']} scenario(s) of the chosen profiles did not run; "
+                "no profile can be certified from this run"
+            )
+        write(f"report: {self.report_path.resolve() if self.report_path else '(not written)'}")
+        if self.certification_path is not None:
+            write(f"certification report: {self.certification_path.resolve()}")
+        else:
+            reasons = report["certification"].get("reasons", [])
+            write(
+                f"no certification report: {reasons[0] if reasons else 'not eligible'}"
+                + (f" (and {len(reasons) - 1} more, see the report)" if len(reasons) > 1 else "")
+            )
+        allure_dir = getattr(self.config.option, "allure_report_dir", None)
+        if allure_dir:
+            write(f"allure results: {Path(allure_dir).resolve()} (HTML: tox -e report -- {allure_dir})")
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        # allure-pytest-bdd records step titles and doc strings verbatim; keys are removed before anyone sees them.
         allure_dir = getattr(config.option, "allure_report_dir", None)
         if allure_dir and self.meta:
-            REDACTOR.redact_tree(Path(allure_dir))
+            allure_results.finish(Path(allure_dir), self.environment)
+
+
+def reproduce_command(config: pytest.Config) -> str:
+    """This run's command line, as `apikey-conformance ...` when it ran the packaged suite."""
+    args = [str(a) for a in config.invocation_params.args]
+    if args[:2] == ["--pyargs", "conformance.suite"]:
+        rest, skip = [], False
+        for arg in args[2:]:
+            if skip:
+                skip = False
+            elif arg in ("-p", "--rootdir"):
+                skip = True  # the launcher's own "-p no:cacheprovider" and "--rootdir DIR"
+            elif not arg.startswith("--rootdir="):
+                rest.append(arg)
+        return shlex.join(["apikey-conformance", *rest])
+    return shlex.join(["pytest", *args])
 
 
 class _TerminalHandler(logging.Handler):
@@ -272,10 +463,11 @@ def _progress_to_terminal(config: pytest.Config) -> Iterator[Callable[[str], Non
 
 
 def _short_failure(report: pytest.TestReport) -> str:
+    """The failure's message, redacted before it is cut (a cut must not leave half a key)."""
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
-        return str(crash.message)[:2000]
-    return str(report.longrepr)[-2000:]
+        return REDACTOR.redact(str(crash.message))[:2000]
+    return REDACTOR.redact(str(report.longrepr))[-2000:]
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,60 @@
-"""Every API key the harness handles is registered here and replaced by a marker in anything it publishes."""
+"""Every API key the harness handles is registered here and replaced by a marker in anything it publishes.
+
+A key travels in more forms than the one written in a Secret: percent-encoded in a query (`%20` or `+` for a
+space, upper- or lower-case hex), base64 in a Secret's `data` or a header, base64url, escaped inside a JSON
+string (httpbin's echo, allure's result files), quoted in a cookie, escaped in HTML (notebook outputs) or in a
+Python repr (failure messages). `key_forms` lists them all; `Redactor.redact` removes every one.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
+import logging
+import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MARKER = "[REDACTED]"
+
+
+def _lower_hex(encoded: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda match: match.group().lower(), encoded)
+
+
+def _cookie_quoted(value: str) -> str:
+    """The value as a cookie carries it: quoted, with backslash escapes, when it has characters a token cannot."""
+    cookie: SimpleCookie = SimpleCookie()
+    cookie["k"] = value
+    return cookie["k"].coded_value
+
+
+def key_forms(key: str) -> set[str]:
+    """Every form in which `key` can appear in text the harness publishes, also escaped once more (a failure
+    message quotes the repr of a JSON echo, a JSON result file holds an escaped attachment...)."""
+    forms = _direct_forms(key)
+    forms |= {repr(form)[1:-1] for form in forms} | {json.dumps(form)[1:-1] for form in forms}
+    return {form for form in forms if form}
+
+
+def _direct_forms(key: str) -> set[str]:
+    raw = key.encode("utf-8")
+    forms = {key}
+    for safe in ("", "/"):  # urllib's default keeps '/'; form encoding escapes it
+        for encoded in (quote(key, safe=safe), quote_plus(key, safe=safe)):
+            forms |= {encoded, _lower_hex(encoded)}
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = encoded.decode("ascii")
+        forms |= {text, text.rstrip("=")}
+    forms |= {json.dumps(key)[1:-1], json.dumps(key, ensure_ascii=False)[1:-1]}
+    forms |= {html.escape(key), html.escape(key, quote=False), repr(key)[1:-1], _cookie_quoted(key)}
+    return forms
 
 
 class Redactor:
@@ -18,14 +62,26 @@ class Redactor:
         self._secrets: set[str] = set()
         self._hashes: set[str] = set()  # hex SHA-256 of keys stored only as agentgateway keyHash
         self._lock = threading.Lock()
+        self._pattern: re.Pattern[str] | None = None
 
     def add(self, value: str) -> None:
-        value = value.strip()
-        if not value:
-            return
-        forms = {value, base64.b64encode(value.encode("utf-8")).decode("ascii")}
+        """Register a key: the value as given and stripped (a key read from a file may end in a newline)."""
+        forms: set[str] = set()
+        for candidate in {value, value.strip()}:
+            if candidate.strip():
+                forms |= key_forms(candidate)
+        self._extend(forms)
+
+    def add_literal(self, value: str) -> None:
+        """Register one exact string (e.g. a Secret's base64 `data` value) without deriving other forms."""
+        if value:
+            self._extend({value})
+
+    def _extend(self, forms: set[str]) -> None:
         with self._lock:
-            self._secrets |= forms
+            if not forms <= self._secrets:
+                self._secrets |= forms
+                self._pattern = None
 
     def add_manifests(self, manifests: Iterable[dict[str, Any]]) -> None:
         """Register every Secret value (plain, base64, the `key` of JSON entries) and every `keyHash`."""
@@ -57,6 +113,8 @@ class Redactor:
             return
         if isinstance(document.get("key"), str):
             self.add(document["key"])
+            self.add_literal(value)  # the whole entry, as a JSON-escaped Secret value shows it
+            self.add(value)
         key_hash = document.get("keyHash")
         if isinstance(key_hash, str) and key_hash.startswith("sha256:"):
             with self._lock:
@@ -68,21 +126,22 @@ class Redactor:
             if hashlib.sha256(candidate.encode("utf-8")).hexdigest() in self._hashes:
                 self.add(candidate)
 
-    def add_literal(self, value: str) -> None:
-        if value:
-            with self._lock:
-                self._secrets.add(value)
-
     @property
     def secrets(self) -> frozenset[str]:
         with self._lock:
             return frozenset(self._secrets)
 
+    def _compiled(self) -> re.Pattern[str] | None:
+        with self._lock:
+            if self._pattern is None and self._secrets:
+                # Longest first, so a key's base64 form is not half-replaced by a shorter key inside it.
+                ordered = sorted(self._secrets, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(secret) for secret in ordered))
+            return self._pattern
+
     def redact(self, text: str) -> str:
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            if secret in text:
-                text = text.replace(secret, MARKER)
-        return text
+        pattern = self._compiled()
+        return pattern.sub(MARKER, text) if pattern is not None else text
 
     def redact_tree(self, folder: Path) -> int:
         """Rewrite every file under `folder` with keys redacted; returns how many files changed."""
@@ -105,3 +164,29 @@ class Redactor:
 
 # One per process: scenarios, attachments, the report and the allure pass all share it.
 REDACTOR = Redactor()
+
+
+def excerpt(text: str, limit: int = 200) -> str:
+    """The repr of the start of `text` for a failure message, redacted *before* it is cut: a cut never leaves
+    half a key behind."""
+    return repr(REDACTOR.redact(text)[:limit])
+
+
+def redact_log_records() -> Callable[[], None]:
+    """Redact every log record this process creates (the gateway's, urllib3's, ours) before any handler, pytest's
+    capture or allure sees it. Returns a function that restores the previous record factory."""
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed call: leave it to logging to report
+            return record
+        cleaned = REDACTOR.redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return record
+
+    logging.setLogRecordFactory(factory)
+    return lambda: logging.setLogRecordFactory(previous)

@@ -20,7 +20,7 @@
 #
 # By default everything runs against the embedded **reference gateway** (with a real httpbin behind it) on ephemeral
 # ports of this machine: no cluster needed. Set `TARGET` in the parameters cell (or `NOTEBOOK_TARGET=envoy` for
-# `notebooks/run.py`) to run the same cells against a real Envoy configured as kgateway configures it, a kind
+# `tox -e notebooks`) to run the same cells against a real Envoy configured as kgateway configures it, a kind
 # cluster, or your own cluster.
 
 # %%

@@ -78,6 +78,15 @@ class EnvoyProcess:
         self.stop()
         raise RuntimeError(f"envoy was not ready within {timeout:.0f}s: {self.log_tail()}")
 
+    def version(self) -> str:
+        """`envoy --version` says `envoy  version: <commit>/<x.y.z>/Clean/RELEASE/BoringSSL`: the x.y.z part."""
+        try:
+            completed = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return "UNDEFINED"
+        parts = completed.stdout.split("version:")[-1].strip().split("/")
+        return parts[1] if len(parts) > 1 else (completed.stdout.strip() or "UNDEFINED")
+
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

@@ -1,8 +1,16 @@
 """Bootstrap and file-based dynamic resources. Envoy watches each file with inotify and reloads it on a
-*move* into place, so every write goes to a temp file in the same directory followed by os.replace."""
+*move* into place, so every write goes to a temp file in the same directory followed by os.replace.
+
+Versions are digests of the content, not a write counter. Envoy reads a file when it handles the move event,
+so after two quick writes it may read the second content twice; and LDS, CDS and RDS keep their previous
+`version_info` when an update changes nothing (`any_applied` in lds_api.cc / cds_api_helper.cc, the hash
+check in RDS). Writing A, then B, then A again faster than Envoy reads would leave it on A with A's *old*
+version forever. A version that is a function of the content is the same however Envoy got there.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -45,22 +53,18 @@ def write_atomic(path: Path, data: dict[str, Any]) -> None:
 
 @dataclass
 class XdsFiles:
-    """The xDS files in one directory. Only files whose resources changed are rewritten, each with a new
-    version, so Envoy is never asked to re-apply an identical listener (which would drain connections)."""
+    """The xDS files in one directory. Only files whose resources changed are rewritten, so Envoy is never
+    asked to re-apply an identical listener (which would drain connections)."""
 
     directory: Path
-    counter: int = 0
-    written: dict[str, tuple[str, str]] = field(default_factory=dict)  # file -> (content digest, version)
+    written: dict[str, str] = field(default_factory=dict)  # file -> version (digest of its resources)
 
     def _put(self, name: str, resources: list[dict[str, Any]]) -> None:
-        content = json.dumps(resources, sort_keys=True)
-        previous = self.written.get(name)
-        if previous is not None and previous[0] == content:
+        version = content_version(resources)
+        if self.written.get(name) == version:
             return
-        self.counter += 1
-        version = str(self.counter)
         write_atomic(self.directory / name, {"version_info": version, "resources": resources})
-        self.written[name] = (content, version)
+        self.written[name] = version
 
     def write(self, config: EnvoyConfig) -> None:
         # Order matters: clusters and route tables exist before the listeners that reference them.
@@ -72,5 +76,10 @@ class XdsFiles:
         self._put(LDS_FILE, config.listeners)
 
     def version(self, name: str) -> str | None:
-        entry = self.written.get(name)
-        return entry[1] if entry else None
+        return self.written.get(name)
+
+
+def content_version(resources: list[dict[str, Any]]) -> str:
+    """The same resources always get the same version (see the module docstring for why)."""
+    canonical = json.dumps(resources, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

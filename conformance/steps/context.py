@@ -15,6 +15,9 @@ from conformance.profiles import PROFILES, Profile
 from conformance.redact import REDACTOR
 from conformance.targets.base import Target
 
+# Response headers that differ on every answer without saying anything about the behaviour under test.
+VOLATILE_HEADERS = frozenset({"date", "x-envoy-upstream-service-time"})
+
 try:
     import allure
 except ImportError:  # allure is optional: without it nothing is attached
@@ -30,6 +33,11 @@ class ScenarioContext:
     request: RequestSpec | None = None
     exchange: Exchange | None = None
     applied: list[dict[str, Any]] = field(default_factory=list)
+    _attached: list[Any] = field(default_factory=list, repr=False)
+
+    def __repr__(self) -> str:
+        # Shown wherever a plugin records step arguments: short, and without object addresses.
+        return f"ScenarioContext(target={self.target.name!r}, profile={self.profile.name!r})"
 
     def apply(self, manifests: list[dict[str, Any]]) -> None:
         REDACTOR.add_manifests(manifests)
@@ -55,17 +63,32 @@ class ScenarioContext:
         assert self.request.listener_port is not None
         base_url = self.target.base_url(self.request.listener_port)
         exchange = send(self.session, base_url, self.request)
-        if allure is not None:
-            allure.attach(
-                REDACTOR.redact(exchange.describe()),
-                name=f"{exchange.request.method} {exchange.request.path} -> {exchange.status}",
-                attachment_type=allure.attachment_type.TEXT,
-            )
+        self._attach(exchange)
         self.exchange = exchange
         return exchange
 
+    def _attach(self, exchange: Exchange) -> None:
+        """One allure attachment per distinct response in a step: the consistency loop's identical repeats add
+        nothing for a reader (a `date` header alone does not make a response distinct)."""
+        if allure is None:
+            return
+        fingerprint = (
+            exchange.status,
+            exchange.body,
+            sorted((k, v) for k, v in exchange.headers.items() if k not in VOLATILE_HEADERS),
+        )
+        if fingerprint in self._attached:
+            return
+        self._attached.append(fingerprint)
+        allure.attach(
+            REDACTOR.redact(exchange.describe()),
+            name=f"{exchange.request.method} {exchange.request.path} -> {exchange.status}",
+            attachment_type=allure.attachment_type.TEXT,
+        )
+
     def expect(self, check: Callable[[Exchange], str | None]) -> Exchange:
         """Re-send the scenario's request until `check` holds for the required consecutive attempts."""
+        self._attached = []  # each expectation shows the responses it saw
         self.exchange = eventually(self.send, _redacted(check), self.settings)
         return self.exchange
 
@@ -94,7 +117,7 @@ def _register_presented(value: str) -> None:
 def scenario_context(request: pytest.FixtureRequest, conformance_target: Target) -> Iterator[ScenarioContext]:
     harness = request.config.stash[_harness_key()]
     meta = harness.meta.get(request.node.nodeid)
-    profile = PROFILES[meta[0]] if meta else PROFILES["kgateway"]
+    profile = PROFILES[meta.profile] if meta else PROFILES["kgateway"]
     settings = harness.options.consistency
     if conformance_target.applies_synchronously and settings.interval_between_matches is None:
         settings = replace(settings, interval_between_matches=0.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pytest_bdd import parsers, then
 
 from conformance.http import Exchange
+from conformance.redact import excerpt
 from conformance.steps.context import ScenarioContext
 from conformance.targets.base import PolicyCondition
 
@@ -27,20 +28,22 @@ def _received(exchange: Exchange, part: str) -> dict[str, str] | None:
 
 def _not_an_echo(exchange: Exchange, part: str) -> str:
     hint = "; request /anything to see the query" if part == "query parameter" else ""
-    body = exchange.body[:200]
-    return f"the response is not httpbin's echo of the {part}s (status {exchange.status}, body {body!r}){hint}"
+    body = excerpt(exchange.body)
+    return f"the response is not httpbin's echo of the {part}s (status {exchange.status}, body {body}){hint}"
 
 
 @then(parsers.parse("the response status is {status:d}"))
 def status_is(scenario_context: ScenarioContext, status: int) -> None:
     scenario_context.expect(
-        lambda ex: None if ex.status == status else f"expected status {status}, got {ex.status}: {ex.body[:200]!r}"
+        lambda ex: None if ex.status == status else f"expected status {status}, got {ex.status}: {excerpt(ex.body)}"
     )
 
 
 @then(parsers.parse('the response body is "{body}"'))
 def body_is(scenario_context: ScenarioContext, body: str) -> None:
-    scenario_context.expect(lambda ex: None if ex.body == body else f"expected body {body!r}, got {ex.body[:300]!r}")
+    scenario_context.expect(
+        lambda ex: None if ex.body == body else f"expected body {body!r}, got {excerpt(ex.body, 300)}"
+    )
 
 
 @then(parsers.parse('the response header "{name}" starts with "{value}"'))

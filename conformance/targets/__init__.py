@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from conformance.targets.base import PolicyCondition, Target, TargetUnavailable
+from conformance.targets.base import PolicyCondition, Target, TargetError, TargetUnavailable
 
 TARGETS: Mapping[str, str] = {
     "reference": "conformance.targets.reference:ReferenceTarget",
@@ -15,7 +15,7 @@ TARGETS: Mapping[str, str] = {
     "cluster": "conformance.targets.cluster:ClusterTarget",
 }
 
-__all__ = ["TARGETS", "PolicyCondition", "Target", "TargetUnavailable", "load_target"]
+__all__ = ["TARGETS", "PolicyCondition", "Target", "TargetError", "TargetUnavailable", "load_target"]
 
 
 def load_target(name: str) -> type[Target]:

@@ -12,6 +12,11 @@ class TargetUnavailable(Exception):
     """The target cannot run on this machine (no Docker, no cluster, no binary). The message is the skip reason."""
 
 
+class TargetError(RuntimeError):
+    """The target could not do what the harness asked (apply configuration, stay up). The scenario it happened
+    in is reported as an infrastructure error of the target, not as a conformance failure of its feature."""
+
+
 @dataclass(frozen=True)
 class PolicyCondition:
     type: str
@@ -65,6 +70,16 @@ class Target(ABC):
     def policy_condition(self, kind: str, namespace: str, name: str) -> PolicyCondition | None:
         """The policy's `Accepted` condition as the implementation reports it, or None if not (yet) set."""
 
+    def versions(self) -> dict[str, str]:
+        """Every version involved in this run, for the report: the implementation's build, and on cluster targets
+        the chart and CRD versions installed. Called after start(); keys are short names (`envoy`, `kgateway`)."""
+        return {}
+
+    def gateway_api(self) -> tuple[str, str]:
+        """(version, channel) of the Gateway API resources this target serves, Gateway API's `gatewayAPIVersion`
+        and `gatewayAPIChannel`; "UNDEFINED" where it cannot tell (Gateway API's own word for that)."""
+        return "UNDEFINED", "UNDEFINED"
+
     def wait_applied(self, manifests: list[dict[str, Any]], timeout: float) -> None:
         """Block until the implementation has acted on the manifests (default: nothing to wait for)."""
         return None
@@ -78,6 +93,26 @@ class Target(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def pinned_gateway_api() -> tuple[str, str]:
+    """(version, channel) of the Gateway API release the project pins in clusters/versions.yaml: the resources
+    the embedded targets (reference, envoy) serve are written against it."""
+    from conformance.kube.recipes import load_recipes
+
+    recipes = load_recipes()
+    channel = "experimental" if "experimental" in recipes.gateway_api_manifest else "standard"
+    return recipes.gateway_api_version, channel
+
+
+def suite_version() -> str:
+    """This project's version (the reference gateway's and the harness's)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("apikey-conformance")
+    except PackageNotFoundError:
+        return "UNDEFINED"
 
 
 # Targets are constructed as `TargetClass(options)`, where options is a mapping of settings from the

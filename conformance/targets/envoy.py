@@ -20,7 +20,7 @@ from conformance.envoy.admin import Admin
 from conformance.envoy.process import EnvoyProcess, find_envoy, free_port
 from conformance.envoy.translate import EnvoyConfig, listener_ports, translate
 from conformance.envoy.xds import CDS_FILE, LDS_FILE, XdsFiles, bootstrap, rds_file
-from conformance.targets.base import PolicyCondition, Target
+from conformance.targets.base import PolicyCondition, Target, TargetError, pinned_gateway_api, suite_version
 from reference_impl.compile.inventory import Inventory
 from reference_impl.compile.snapshot import BackendMap
 from reference_impl.resources import Resource, parse_manifest, resource_key
@@ -190,6 +190,14 @@ class EnvoyTarget(Target):
     def pid(self) -> int | None:
         return self._envoy.pid if self._envoy else None
 
+    def versions(self) -> dict[str, str]:
+        # The data plane is the real Envoy; the control plane is this project's translator.
+        version = self._envoy.version() if self._envoy is not None else "UNDEFINED"
+        return {"envoy": version, "kgateway-translator": suite_version()}
+
+    def gateway_api(self) -> tuple[str, str]:
+        return pinned_gateway_api()
+
     def stats(self) -> dict[str, int]:
         """Envoy's own api_key_auth counters (allowed / unauthorized / forbidden), summed over listeners."""
         return self.admin.api_key_auth_stats()
@@ -208,11 +216,11 @@ class EnvoyTarget(Target):
             if not pending:
                 return
             if self._envoy is not None and not self._envoy.running():
-                raise RuntimeError(f"envoy exited: {self._envoy.log_tail()}")
+                raise TargetError(f"envoy exited: {self._envoy.log_tail()}")
             if time.monotonic() >= deadline:
                 rejected = self._rejections()
                 detail = f"; rejected updates: {rejected} (see envoy.log)" if rejected else ""
-                raise TimeoutError(f"Envoy did not apply the configuration within {timeout:.1f}s: {pending}{detail}")
+                raise TargetError(f"Envoy did not apply the configuration within {timeout:.1f}s: {pending}{detail}")
             time.sleep(0.05)
 
     def _rejections(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from conformance.targets.base import PolicyCondition, Target
+from conformance.targets.base import PolicyCondition, Target, pinned_gateway_api, suite_version
 from conformance.targets.faults import deciders_with
 from reference_impl.compile.snapshot import BackendMap
 from reference_impl.errors import ManifestError
@@ -74,6 +74,12 @@ class ReferenceTarget(Target):
         if condition is None:
             return None
         return PolicyCondition(condition.type, condition.status, condition.reason, condition.message)
+
+    def versions(self) -> dict[str, str]:
+        return {"reference-gateway": suite_version()}
+
+    def gateway_api(self) -> tuple[str, str]:
+        return pinned_gateway_api()
 
     @property
     def admin_url(self) -> str | None:

@@ -22,8 +22,14 @@ class SuiteRun:
     allure_dir: Path
 
     @property
+    def subset_report_path(self) -> Path:
+        return self.report_path.with_name(f"{self.report_path.stem}.subset.yaml")
+
+    @property
     def report(self) -> dict:
-        return yaml.safe_load(self.report_path.read_text(encoding="utf-8"))
+        """The report this run wrote: the full run's file, or the subset file when the run was a subset."""
+        path = self.report_path if self.report_path.is_file() else self.subset_report_path
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
 
     def failed_scenarios(self) -> set[str]:
         names: set[str] = set()

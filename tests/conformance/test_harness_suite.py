@@ -3,11 +3,14 @@ reports NOT_SUPPORTED features apart, skips unavailable targets with one reason,
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
+from conformance.allure_results import read_environment
 from conformance.profiles import PROFILES
+from conformance.report import validate
 
 GUIDE_KEY = "N2YwMDIxZTEtNGUzNS1jNzgzLTRkYjAtYjE2YzRkZGVmNjcy"
 # Short consistency settings: a failing expectation gives up after 1 s instead of 30.
@@ -40,6 +43,31 @@ def test_full_suite_passes_on_the_reference_gateway_and_reports_success(run_suit
             assert stats["Passed"] > 0
             assert profile[section]["unsupportedFeatures"] == []
     assert "API key auth conformance" in run.output  # the terminal summary table
+    report = run.report
+    validate(report)
+    assert report["run"]["complete"] is True and report["run"]["notRun"] == 0
+    assert report["gatewayAPIVersion"].startswith("v") and report["gatewayAPIChannel"] == "standard"
+    assert report["target"]["versions"]["reference-gateway"] == report["suite"]["version"]
+    ids = [s["id"] for s in report["scenarios"]]
+    assert len(ids) == len(set(ids)) == report["run"]["scenarios"]
+    # The terminal summary: a verdict per profile, where the files are, and no progress line cut into the dots.
+    for name in PROFILES:
+        assert f"{name}: SUCCESS" in run.output
+    assert f"report: {run.report_path}" in run.output
+    assert f"allure results: {run.allure_dir}" in run.output
+    assert not [line for line in run.output.splitlines() if line.strip() == "."]
+
+    # Allure: one test per scenario (Outline examples distinct), grouped by profile and feature, no noise.
+    results = [json.loads(p.read_text()) for p in run.allure_dir.glob("*-result.json")]
+    assert len(results) == len(ids) == int(read_environment(run.allure_dir)["scenarios.total"])
+    assert len({r["historyId"] for r in results}) == len(results)
+    for result in results:
+        labels = {label["name"]: label["value"] for label in result["labels"]}
+        assert labels["parentSuite"] in PROFILES and labels["suite"] == labels["feature"]
+        assert labels["level"] in ("core", "extended") and labels["scenarioId"] == result["fullName"]
+        assert result["titlePath"][:2] == [labels["parentSuite"], labels["suite"]]  # Allure 3's tree
+        assert "host" not in labels and "thread" not in labels
+        assert "scenario_context" not in json.dumps(result["steps"])
 
     # Keys are secrets: none in the report or in any allure result, although allure saw them.
     published = [run.report_path.read_text()]
@@ -98,6 +126,12 @@ def test_unsupported_features_are_not_supported_and_left_out_of_the_statistics(r
     assert extended["result"] == "success"  # NOT_SUPPORTED is neither a skip nor a failure
     assert extended["statistics"]["Skipped"] == 0
     assert "NOT_SUPPORTED" in run.output
+    # Scenarios skipped before they start are in the allure results too: one test per scenario the run recorded.
+    results = [json.loads(p.read_text()) for p in run.allure_dir.glob("*-result.json")]
+    assert len(results) == len(report["scenarios"])
+    skipped = [r for r in results if r["status"] == "skipped"]
+    assert len(skipped) == sum(s["result"] == "not-supported" for s in report["scenarios"]) > 0
+    assert all("not supported" in r["statusDetails"]["message"] for r in skipped)
 
 
 def test_skipped_scenarios_make_the_result_partial(run_suite) -> None:
@@ -108,10 +142,79 @@ def test_skipped_scenarios_make_the_result_partial(run_suite) -> None:
     assert core["skippedTests"] == ["No key is let through"]
 
 
-def test_run_scenarios_selects_by_name(run_suite) -> None:
-    run = run_suite("--profile", "kgateway", "--run-scenarios", "A request without a key is rejected with 401")
+VENDOR = (
+    "--implementation-organization=example-org",
+    "--implementation-project=example-gateway",
+    "--implementation-url=https://github.com/example-org/example-gateway",
+    "--implementation-version=v9.9.9",
+    "--implementation-contact=@example-org/maintainers",
+)
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [("--run-scenarios", "A request without a key is rejected with 401"), ("-k", "guide")],
+    ids=["run-scenarios", "keyword"],
+)
+def test_a_subset_run_cannot_produce_a_success_certification_report(run_suite, selection: tuple[str, str]) -> None:
+    run = run_suite("--profile", "kgateway", *selection, *VENDOR)
     assert run.returncode == 0, run.output[-3000:]
-    assert run.profile("kgateway")["core"]["statistics"] == {"Passed": 1, "Failed": 0, "Skipped": 0}
+    assert not run.report_path.exists()  # the full run's file is never written by a subset
+    assert run.subset_report_path.is_file()
+    report = run.report
+    validate(report)
+    profile = run.profile("kgateway")
+    assert profile["result"] == "partial"
+    assert profile["core"]["result"] == "partial" and profile["extended"]["result"] == "partial"
+    assert profile["core"]["statistics"]["Passed"] >= 1 and profile["core"]["statistics"]["NotRun"] > 0
+    assert report["run"]["complete"] is False
+    assert report["run"]["selection"]
+    assert report["certification"]["eligible"] is False
+    assert not list(run.report_path.parent.glob("*-report.yaml"))  # no certification-named report
+    assert "SUBSET RUN" in run.output
+
+
+def test_a_complete_run_with_implementation_fields_writes_the_certification_report(run_suite) -> None:
+    run = run_suite("--profile", "kgateway", "--mode", "default", *VENDOR)
+    assert run.returncode == 0, run.output[-3000:]
+    certification = run.report_path.parent / "standard-v9.9.9-default-report.yaml"
+    assert certification.is_file()
+    assert certification.read_text() == run.report_path.read_text()
+    report = run.report
+    validate(report)
+    assert report["certification"] == {"eligible": True}
+    assert report["implementation"]["contact"] == ["@example-org/maintainers"]
+    # `pytest --pyargs conformance.suite -p no:cacheprovider ...` is what `apikey-conformance ...` runs.
+    assert report["run"]["reproduce"].startswith("apikey-conformance -q ")
+    assert "--implementation-version=v9.9.9" in report["run"]["reproduce"]
+    assert f"certification report: {certification}" in run.output
+
+
+def test_incomplete_implementation_fields_are_refused_before_anything_runs(run_suite) -> None:
+    run = run_suite("--profile", "kgateway", *VENDOR[:3])
+    assert run.returncode == 4
+    assert "implementation's version cannot be empty" in run.output
+    assert "implementation's contact cannot be empty" in run.output
+
+
+def test_a_target_that_cannot_apply_configuration_is_an_infrastructure_error(run_suite, tmp_path) -> None:
+    # An "Envoy" that exits at once: every scenario is an error of the target, none a failure of its feature.
+    broken = tmp_path / "broken-envoy"
+    broken.write_text("#!/bin/sh\nexit 1\n")
+    broken.chmod(0o755)
+    run = run_suite("--target", "envoy", "--profile", "kgateway", "--target-option", f"envoy_path={broken}")
+    assert run.returncode == 1, run.output[-3000:]
+    report = run.report
+    validate(report)
+    profile = run.profile("kgateway")
+    assert profile["result"] == "error"
+    for section in ("core", "extended"):
+        assert profile[section]["statistics"]["Failed"] == 0
+        assert profile[section]["statistics"]["InfrastructureErrors"] > 0
+        assert "failedTests" not in profile[section]
+    assert {s["result"] for s in report["scenarios"]} == {"infrastructure"}
+    assert "could not start" in report["scenarios"][0]["message"]
+    assert re.search(r"\d+ errors? in", run.output) and " failed" not in run.output.splitlines()[-1]
 
 
 @pytest.mark.parametrize("target", ["kind", "cluster"])

@@ -1,25 +1,11 @@
-"""Unit tests of the harness's pure parts: consistency polling, the report's roll-up, redaction, options."""
+"""Unit tests of the harness's pure parts: consistency polling, feature lists, request tables."""
 
 from __future__ import annotations
-
-import base64
-import hashlib
-import json
 
 import pytest
 
 from conformance.consistency import ConsistencySettings, NotConsistent, eventually
 from conformance.profiles import PROFILES, feature_selected, parse_feature_list
-from conformance.redact import MARKER, Redactor
-from conformance.report import (
-    FAILED,
-    NOT_SUPPORTED,
-    PASSED,
-    SKIPPED,
-    ScenarioResult,
-    build_report,
-    scenario_results,
-)
 from conformance.steps.requests import request_from_table
 
 
@@ -77,54 +63,6 @@ def test_consistency_settings_reject_nonsense(bad: dict) -> None:
         ConsistencySettings(**bad)
 
 
-def _results(outcomes: dict[str, str]) -> list[ScenarioResult]:
-    return [
-        ScenarioResult("kgateway", feature, f"{feature} scenario", outcome) for feature, outcome in outcomes.items()
-    ]
-
-
-def test_report_result_is_success_partial_or_failure_and_not_supported_is_left_out() -> None:
-    supported = {"kgateway": set(PROFILES["kgateway"].features) - {"APIKeyAuthCookieSource"}}
-    results = _results({"APIKeyAuth": PASSED, "APIKeyAuthQuerySource": PASSED, "APIKeyAuthCookieSource": NOT_SUPPORTED})
-    report = build_report(results, target="t", profiles=["kgateway"], supported=supported, implementation={})
-    profile = report["profiles"][0]
-    assert profile["result"] == "success"
-    assert profile["extended"]["unsupportedFeatures"] == ["APIKeyAuthCookieSource"]
-    assert profile["extended"]["statistics"] == {"Passed": 1, "Failed": 0, "Skipped": 0}
-
-    results = _results({"APIKeyAuth": PASSED, "APIKeyAuthQuerySource": SKIPPED})
-    report = build_report(results, target="t", profiles=["kgateway"], supported=supported, implementation={})
-    assert report["profiles"][0]["result"] == "partial"
-    assert report["profiles"][0]["core"]["result"] == "success"
-    assert report["profiles"][0]["extended"]["skippedTests"] == ["APIKeyAuthQuerySource scenario"]
-
-    results = _results({"APIKeyAuth": FAILED, "APIKeyAuthQuerySource": SKIPPED})
-    report = build_report(results, target="t", profiles=["kgateway"], supported=supported, implementation={})
-    assert report["profiles"][0]["result"] == "failure"
-    assert report["profiles"][0]["core"]["failedTests"] == ["APIKeyAuth scenario"]
-    assert report["apiVersion"].startswith("conformance.apikey-conformance.dev/")
-
-
-def test_report_carries_every_scenario_result_and_reads_back() -> None:
-    results = [
-        ScenarioResult("kgateway", "APIKeyAuth", "ok", PASSED, "", 0.25),
-        ScenarioResult("kgateway", "APIKeyAuthQuerySource", "broken", FAILED, "expected 200, got 401", 0.5),
-        ScenarioResult("agentgateway", "APIKeyAuth", "elsewhere", NOT_SUPPORTED, "profile not implemented", 0.0),
-    ]
-    supported = {"kgateway": set(PROFILES["kgateway"].features), "agentgateway": set()}
-    report = build_report(
-        results, target="t", profiles=["kgateway", "agentgateway"], supported=supported, implementation={}
-    )
-    assert [s["result"] for s in report["scenarios"]] == [PASSED, FAILED, NOT_SUPPORTED]
-    assert "message" not in report["scenarios"][0]
-    assert scenario_results(report) == results
-
-
-def test_report_marks_a_profile_the_target_does_not_implement() -> None:
-    report = build_report([], target="envoy", profiles=["agentgateway"], supported={}, implementation={})
-    assert report["profiles"][0]["result"] == "not-supported"
-
-
 def test_feature_lists_accept_plain_and_profile_qualified_names() -> None:
     names = parse_feature_list("APIKeyAuth, agentgateway/APIKeyAuthHashedKeys")
     assert names is not None
@@ -142,31 +80,6 @@ def test_every_profile_feature_is_a_known_feature() -> None:
     for profile in PROFILES.values():
         assert set(profile.features) <= set(FEATURES)
         assert len(set(profile.features)) == len(profile.features)
-
-
-def test_redactor_removes_plain_base64_json_and_hashed_keys() -> None:
-    redactor = Redactor()
-    hashed = "only-known-by-hash-1234"
-    redactor.add_manifests(
-        [
-            {"kind": "Secret", "stringData": {"a": "plain-key-value-1"}},
-            {"kind": "Secret", "data": {"b": base64.b64encode(b"encoded-key-value-2").decode()}},
-            {"kind": "Secret", "stringData": {"c": json.dumps({"key": "json-key-value-3", "metadata": {}})}},
-            {
-                "kind": "ConfigMap",
-                "data": {"d": json.dumps({"keyHash": "sha256:" + hashlib.sha256(hashed.encode()).hexdigest()})},
-            },
-            {"kind": "HTTPRoute", "spec": {"hostnames": ["not-a-secret.example.com"]}},
-        ]
-    )
-    redactor.add_if_hashed_key(hashed)
-    redactor.add_if_hashed_key("some-wrong-key")
-    text = "plain-key-value-1 encoded-key-value-2 json-key-value-3 only-known-by-hash-1234 some-wrong-key"
-    assert redactor.redact(text) == f"{MARKER} {MARKER} {MARKER} {MARKER} some-wrong-key"
-    assert base64.b64encode(b"plain-key-value-1").decode() not in redactor.redact(
-        base64.b64encode(b"plain-key-value-1").decode()
-    )
-    assert "not-a-secret.example.com" not in redactor.secrets
 
 
 def test_request_tables_build_the_request_and_reject_mistakes() -> None:

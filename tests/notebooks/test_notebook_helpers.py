@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
+import importlib
 import json
 import threading
 from collections.abc import Iterator
@@ -25,8 +25,19 @@ from conformance.notebook import (
     run_conformance,
     show_yaml,
 )
-from conformance.redact import MARKER
-from conformance.report import FAILED, NOT_SUPPORTED, PASSED, SKIPPED, ScenarioResult, build_report, write_report
+from conformance.notebook.results import shown_path
+from conformance.redact import MARKER, REDACTOR
+from conformance.report import (
+    FAILED,
+    INFRASTRUCTURE,
+    NOT_SUPPORTED,
+    PASSED,
+    SKIPPED,
+    RunFacts,
+    ScenarioResult,
+    build_report,
+    write_report,
+)
 from conformance.targets import TargetUnavailable
 from reference_impl.keygen import generate_key, secret_manifest
 
@@ -110,10 +121,15 @@ def test_show_yaml_registers_secret_values_before_showing_them() -> None:
 
 
 def test_scenario_table_renders_outcomes() -> None:
-    table = ScenarioTable([ScenarioResult("kgateway", "APIKeyAuth", "a <b>", FAILED, "boom", 0.5)])
+    table = ScenarioTable([ScenarioResult("kgateway", "APIKeyAuth", "a <b>", FAILED, "boom", 0.5, "k/a.feature:3")])
     page = table._repr_html_()
-    assert "a &lt;b&gt;" in page and 'class="bad">failed' in page and "boom" in page
+    assert "a &lt;b&gt;" in page and "<b>" not in page and "boom" in page and "k/a.feature:3" in page
+    assert "color:#cf222e" in page  # the outcome column is coloured
+    assert "text-align: left" in page  # text columns read left-aligned in Jupyter, which right-aligns cells
     assert "kgateway/APIKeyAuth" in repr(table)
+    assert list(table.frame().columns)[:5] == ["profile", "feature", "level", "scenario", "outcome"]
+    empty = ScenarioTable([], empty="no failed scenarios")._repr_html_()
+    assert "no failed scenarios" in empty and "<th" not in empty  # a sentence, not a bare header row
 
 
 # -- the playground on the real reference gateway -------------------------------------------------------------
@@ -207,17 +223,19 @@ def test_playground_refuses_unknown_targets_and_profiles() -> None:
 
 # -- run summaries ---------------------------------------------------------------------------------------------
 SCENARIOS = [
-    ScenarioResult("kgateway", "APIKeyAuth", "no key is rejected", PASSED, "", 0.1),
-    ScenarioResult("kgateway", "APIKeyAuth", "the key is accepted", FAILED, "expected 200, got 401", 0.2),
-    ScenarioResult("kgateway", "APIKeyAuthCookieSource", "cookie", SKIPPED, "not today", 0.0),
-    ScenarioResult("agentgateway", "APIKeyAuth", "strict", NOT_SUPPORTED, "profile not implemented", 0.0),
+    ScenarioResult("kgateway", "APIKeyAuth", "no key is rejected", PASSED, "", 0.1, "kgateway/a.feature:1"),
+    ScenarioResult(
+        "kgateway", "APIKeyAuth", "the key is accepted", FAILED, "expected 200, got 401", 0.2, "kgateway/a.feature:2"
+    ),
+    ScenarioResult("kgateway", "APIKeyAuthCookieSource", "cookie", SKIPPED, "not today", 0.0, "kgateway/c.feature:1"),
+    ScenarioResult("agentgateway", "APIKeyAuth", "strict", NOT_SUPPORTED, "n/a", 0.0, "agentgateway/a.feature:1"),
 ]
 
 
 def write_run(folder: Path) -> Path:
     report = build_report(
         SCENARIOS,
-        target="envoy",
+        facts=RunFacts(target="envoy", versions={"envoy": "1.40.0"}),
         profiles=["kgateway", "agentgateway"],
         supported={"kgateway": {"APIKeyAuth", "APIKeyAuthCookieSource"}, "agentgateway": set()},
         implementation={"organization": "acme", "project": "gw", "url": "", "version": "1.0", "contact": []},
@@ -229,14 +247,15 @@ def test_run_summary_parses_a_report_with_scenarios(tmp_path: Path) -> None:
     report_path = write_run(tmp_path)
     summary = RunSummary.load(report_path)
     assert summary.target == "envoy" and summary.result == "failure" and not summary.ok
-    assert summary.totals == {PASSED: 1, FAILED: 1, SKIPPED: 1, NOT_SUPPORTED: 1}
+    assert summary.totals == {PASSED: 1, FAILED: 1, SKIPPED: 1, NOT_SUPPORTED: 1, INFRASTRUCTURE: 0}
     assert summary.profile("agentgateway")["result"] == "not-supported"
-    assert summary.rows()[0] == ("kgateway", "APIKeyAuth", 1, 1, 0, 0)
+    assert summary.rows()[0] == ("kgateway", "APIKeyAuth", "core", 1, 1, 0, 0, 0)
     assert [r.name for r in summary.failures().results] == ["the key is accepted"]
     page = summary._repr_html_()
-    for text in ("target envoy", "failure", "APIKeyAuthCookieSource", "the key is accepted", str(report_path), "gw"):
+    for text in ("target envoy", "failure", "APIKeyAuthCookieSource", "the key is accepted", "envoy 1.40.0", "gw"):
         assert text in page
     assert "kgateway: failure" in repr(summary)
+    assert summary.features_frame()["passed"].sum() == 1
 
 
 def test_run_summary_finds_unredacted_secret_values_in_allure_attachments(tmp_path: Path) -> None:
@@ -280,23 +299,27 @@ def test_run_conformance_runs_the_suite_in_a_subprocess(tmp_path: Path) -> None:
     )
     assert summary.ok, summary.output
     assert [(r.feature, r.outcome) for r in summary.scenarios] == [("APIKeyAuthClientIDHeader", PASSED)]
-    assert summary.report_path == tmp_path / "run" / "conformance-report.yaml"
+    # One scenario is a subset: its own file, partial, and said so.
+    assert summary.report_path == tmp_path / "run" / "conformance-report.subset.yaml"
+    assert not summary.complete and summary.result == "partial" and "SUBSET" in summary.headline()
     assert any(summary.allure_dir.glob("*-result.json"))
     assert summary.unredacted_secret_entries() == []
-    assert "-m conformance.cli" in summary.command
+    assert summary.command.startswith("apikey-conformance --target reference")
+    assert len(REDACTOR.secrets) > 100  # the suite's keys are registered in this process too
+
+
+def test_paths_are_shown_relative_to_the_project() -> None:
+    assert shown_path(ROOT / "reports" / "r.yaml") == "reports/r.yaml"
 
 
 def test_project_root_is_found_from_a_subfolder() -> None:
     assert project_root(ROOT / "notebooks") == ROOT
 
 
-# -- notebooks/run.py ------------------------------------------------------------------------------------------
+# -- conformance.notebook.execute ------------------------------------------------------------------------------
 def load_runner():
     pytest.importorskip("nbformat")
-    spec = importlib.util.spec_from_file_location("notebooks_run", ROOT / "notebooks" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("conformance.notebook.execute")
 
 
 def test_runner_injects_parameters_after_the_parameters_cell() -> None:
@@ -319,3 +342,50 @@ def test_runner_injects_parameters_after_the_parameters_cell() -> None:
     with pytest.raises(runner.UsageError, match="no parameters cell sets it"):
         runner.check_parameters([ROOT / "notebooks" / "01_kgateway_guide.py"], {"NOPE": 1})
     assert runner.literal("3") == 3 and runner.literal("envoy") == "envoy"
+
+
+# -- JupyterLab with the repository's own configuration ---------------------------------------------------------
+def test_jupyterlab_opens_the_walkthroughs_as_notebooks_with_the_repository_configuration(tmp_path: Path) -> None:
+    """`tox -e lab`'s setup: a real Jupyter server with JUPYTER_CONFIG_PATH=.jupyter and the jupytext extension."""
+    pytest.importorskip("jupyterlab")
+    pytest.importorskip("jupytext")
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(ROOT / ".jupyter"), "JUPYTER_RUNTIME_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}"]
+    command += ["--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=t", f"--ServerApp.root_dir={ROOT}"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def get(path: str, query: str = "") -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}?token=t{query}", timeout=10) as response:
+            return json.loads(response.read())
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                get("/api/status")
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.5)
+        settings = get("/lab/api/settings/@jupyterlab/docmanager-extension:plugin")
+        assert settings["schema"]["properties"]["defaultViewers"]["default"]["python"] == "Jupytext Notebook"
+        listing = get("/api/contents/notebooks")["content"]
+        notebooks = sorted(item["name"] for item in listing if item["type"] == "notebook")
+        assert notebooks == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+        assert len(notebooks) >= 4
+        opened = get("/api/contents/notebooks/04_certify_a_gateway.py", "&type=notebook")
+        assert opened["type"] == "notebook" and len(opened["content"]["cells"]) > 5
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

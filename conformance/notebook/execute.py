@@ -1,9 +1,12 @@
 """Execute the notebooks headless: jupytext percent .py -> notebook -> nbclient, failing on any cell error.
 
-    python notebooks/run.py                       # every NN_*.py notebook in this folder
-    python notebooks/run.py 01 03_key_lifecycle   # by number prefix or name
-    python notebooks/run.py -p TARGET=envoy 01    # set a variable of the `parameters` cell
-    NOTEBOOK_TARGET=envoy python notebooks/run.py # the same through the environment (NOTEBOOK_<NAME>)
+    python -m conformance.notebook.execute                        # every notebooks/NN_*.py of the checkout
+    python -m conformance.notebook.execute 01 03_key_lifecycle    # by number prefix or name
+    python -m conformance.notebook.execute -p TARGET=envoy 01     # set a variable of the `parameters` cell
+    NOTEBOOK_TARGET=envoy python -m conformance.notebook.execute  # the same through the environment
+
+It lives in the package, not in notebooks/, so that folder holds notebooks only (JupyterLab opens every `.py`
+there as one).
 
 Executed notebooks are written to reports/notebooks/ (gitignored), also when they fail. The kernel is this
 interpreter, through a kernelspec written to a temporary folder, so no `ipykernel install` is needed and no
@@ -25,8 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+from conformance.notebook.results import project_root
+
+ROOT = project_root(Path(__file__).resolve().parent)
+HERE = ROOT / "notebooks"  # the notebooks, and the kernel's working directory as in Jupyter
 DEFAULT_OUTPUT = ROOT / "reports" / "notebooks"
 KERNEL_NAME = "apikey-conformance-notebooks"
 ENV_PREFIX = "NOTEBOOK_"
@@ -99,7 +104,8 @@ def inject_parameters(notebook: Any, explicit: dict[str, Any], environ: dict[str
     values = {name: literal(environ[ENV_PREFIX + name]) for name in known if ENV_PREFIX + name in environ}
     values.update({name: value for name, value in explicit.items() if name in known})
     if values:
-        source = "# Parameters injected by notebooks/run.py\n" + "\n".join(f"{k} = {v!r}" for k, v in values.items())
+        assignments = "\n".join(f"{k} = {v!r}" for k, v in values.items())
+        source = "# Parameters injected by conformance.notebook.execute\n" + assignments
         cell = nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
         notebook.cells.insert(index + 1, cell)
     return values
@@ -118,7 +124,7 @@ def write_kernelspec(folder: Path) -> None:
     (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
 
 
-LEAK_CHECK = """# Added by notebooks/run.py: no key the notebook registered for redaction appears in any output above.
+LEAK_CHECK = """# Added by conformance.notebook.execute: no registered key form appears in any output above.
 from conformance.redact import REDACTOR as _REDACTOR
 
 with open({path!r}, encoding="utf-8") as _file:
@@ -254,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         notebooks = discover(args.names)
         check_parameters(notebooks, explicit)
     except UsageError as error:
-        print(f"run.py: {error}", file=sys.stderr)
+        print(f"conformance.notebook.execute: {error}", file=sys.stderr)
         return 2
     args.output_dir.mkdir(parents=True, exist_ok=True)
 

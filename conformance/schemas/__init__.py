@@ -1,0 +1,1 @@
+"""JSON schemas of what the harness publishes (the conformance report)."""
