@@ -89,7 +89,7 @@ def admit(document: Mapping[str, Any], *, release: Mapping[str, str] | None = No
         admitted, unknown, errors = _admit_custom(document, version)
     label = _label(kind, group, admitted)
     if unknown:
-        raise AdmissionError(label, [fe.unknown_field(path) for path in unknown])
+        raise AdmissionError(label, [fe.unknown_field(path) for path in sorted(unknown)])
     if errors:
         raise AdmissionError(label, errors)
     return admitted
