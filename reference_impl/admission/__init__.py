@@ -14,6 +14,8 @@ selectors) are not admission's business and come later, as status conditions.
 from __future__ import annotations
 
 import copy
+import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,10 +68,34 @@ def _admit_custom(document: dict[str, Any], version: Any) -> tuple[dict[str, Any
     return {**body, "metadata": meta}, unknown, errors
 
 
+_RECENT: OrderedDict[str, dict[str, Any] | AdmissionError] = OrderedDict()
+_RECENT_SIZE = 4096  # a folder of manifests re-applied on every change admits each unchanged one from here
+
+
 def admit(document: Mapping[str, Any], *, release: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Admit one decoded manifest against the newest vendored release of its project, or the release named
     (`{"kgateway": "v2.3.x"}`). Returns the admitted object (defaults applied, namespace filled in, a Secret's
     `stringData` merged into `data`); raises `AdmissionError` (a `ManifestError`) naming kind, name, field and rule."""
+    try:
+        key = json.dumps([document, sorted(resolve(release).items())], sort_keys=True)
+    except (TypeError, ValueError):
+        return _admit(document, release)  # not plain JSON data: nothing to remember it by
+    if key in _RECENT:
+        _RECENT.move_to_end(key)
+    else:
+        try:
+            _RECENT[key] = _admit(document, release)
+        except AdmissionError as error:
+            _RECENT[key] = error
+        if len(_RECENT) > _RECENT_SIZE:
+            _RECENT.popitem(last=False)
+    outcome = _RECENT[key]
+    if isinstance(outcome, AdmissionError):
+        raise AdmissionError(outcome.resource, outcome.errors)
+    return copy.deepcopy(outcome)
+
+
+def _admit(document: Mapping[str, Any], release: Mapping[str, str] | None) -> dict[str, Any]:
     if not isinstance(document, Mapping):
         raise AdmissionError("manifest", [FieldError("", "expected a mapping with apiVersion and kind")])
     document = copy.deepcopy(dict(document))
