@@ -128,3 +128,19 @@ def test_release_names():
 def test_every_vendored_release_is_selectable():
     on_disk = {(p.parent.name, p.name) for p in CRDS.glob("*/*") if p.is_dir()}
     assert on_disk == {(project, release) for project, releases in RELEASES.items() for release in releases}
+
+
+def test_a_remembered_outcome_is_the_same_and_independent():
+    first = admit(traffic_policy(SECRET_REF))
+    first["spec"]["apiKeyAuth"]["secretRef"]["name"] = "changed"
+    assert admit(traffic_policy(SECRET_REF))["spec"]["apiKeyAuth"]["secretRef"]["name"] == "keys"
+    errors = []
+    for _ in range(2):
+        with pytest.raises(AdmissionError) as caught:
+            admit(traffic_policy({}))
+        errors.append(caught.value)
+    assert errors[0] is not errors[1] and str(errors[0]) == str(errors[1])
+    assert (
+        admit(traffic_policy(SECRET_REF), release={"kgateway": "v2.3.x"})["spec"]
+        == admit(traffic_policy(SECRET_REF))["spec"]
+    )
