@@ -6,12 +6,15 @@ properties as fields, escaped when they clash with CEL keywords: `__namespace__`
 rules call are provided here (strings: `indexOf`, `lastIndexOf`, `split`, `lowerAscii`, `upperAscii`;
 `quantity` with its comparisons); `has`, `size`, `matches`, `all`/`exists`/`exists_one`/`filter`, `startsWith`,
 `endsWith`, `contains`, `duration`, `type`, `int`, `string` are standard CEL.
-Programs are compiled once per distinct rule text and reused for every manifest.
+Programs are compiled once per distinct rule text and reused for every manifest; a rule's outcome is remembered
+for the part of `self` it reads, so a manifest repeating known parts costs little.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections import OrderedDict
 from fractions import Fraction
 from functools import cache
 from typing import Any
@@ -249,18 +252,57 @@ def _rule_error(rule: dict[str, Any], value_type: str, path: str, activation: di
     return fe.invalid(path, value_type, detail)
 
 
+_SELF_MEMBER = re.compile(r"\bself\.(\w+)")
+_SELF_OTHERWISE = re.compile(r"\bself\b(?!\.\w)|\bself\.\w+\s*\(")  # bare `self`, or a macro on it: self.all(
+
+
+@cache
+def _members_read(rule_text: str) -> tuple[str, ...] | None:
+    """The members of `self` a rule (with its messageExpression) can read, or None when it may read all of `self`
+    (bare `self`, indexing, a macro or method called on `self`, or an escaped name unlike the JSON field's)."""
+    if _SELF_OTHERWISE.search(rule_text):
+        return None
+    names = sorted(set(_SELF_MEMBER.findall(rule_text)))
+    return None if any(name.startswith("__") for name in names) else tuple(names)
+
+
+# (rule, path, what the rule reads of `self`) -> its outcome. A rule is a pure function of what it reads, and
+# manifests repeat the same parts, so most rules of a new manifest have been evaluated on the same input already.
+_OUTCOMES: OrderedDict[tuple[int, str, str], FieldError | None] = OrderedDict()
+_OUTCOMES_SIZE = 16384
+_ABSENT = "\x00absent"
+
+
+def _outcome_key(rule: dict[str, Any], path: str, value: Any) -> tuple[int, str, str] | None:
+    members = _members_read(f"{rule['rule']}\n{rule.get('messageExpression') or ''}")
+    read = value if members is None or not isinstance(value, dict) else {m: value.get(m, _ABSENT) for m in members}
+    try:
+        return (id(rule), path, json.dumps(read, sort_keys=True))
+    except (TypeError, ValueError):
+        return None
+
+
 def validate(value: Any, schema: Schema, path: str = "") -> list[FieldError]:
     """Every applicable rule of `schema` and the nodes below it, against `value`."""
     if value is None:
         return []
     errors: list[FieldError] = []
     rules = [r for r in schema.get("x-kubernetes-validations") or [] if not is_transition_rule(r)]
-    if rules:
-        activation = {"self": to_cel(value, schema)}
-        for rule in rules:
+    activation: dict[str, Any] | None = None
+    for rule in rules:
+        key = _outcome_key(rule, path, value)
+        if key is not None and key in _OUTCOMES:
+            _OUTCOMES.move_to_end(key)
+            error = _OUTCOMES[key]
+        else:
+            activation = activation or {"self": to_cel(value, schema)}
             error = _rule_error(rule, schema.get("type", ""), path, activation)
-            if error is not None:
-                errors.append(error)
+            if key is not None:
+                _OUTCOMES[key] = error
+                if len(_OUTCOMES) > _OUTCOMES_SIZE:
+                    _OUTCOMES.popitem(last=False)
+        if error is not None:
+            errors.append(error)
     for nested in schema.get("allOf") or []:
         errors += validate(value, nested, path)
     if isinstance(value, dict):

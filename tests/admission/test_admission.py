@@ -144,3 +144,25 @@ def test_a_remembered_outcome_is_the_same_and_independent():
         admit(traffic_policy(SECRET_REF), release={"kgateway": "v2.3.x"})["spec"]
         == admit(traffic_policy(SECRET_REF))["spec"]
     )
+
+
+def test_remembered_rule_outcomes_follow_what_each_rule_reads():
+    # A rule's outcome is remembered for the members of `self` it reads: a manifest differing only in members a
+    # rule does not read reuses its outcome; the results always equal a fresh evaluation.
+    from reference_impl.admission import cel
+    from reference_impl.admission.catalog import find, resolve
+
+    schema = find("gateway.kgateway.dev", "v1alpha1", "TrafficPolicy", resolve(None)).schema["properties"]["spec"]
+    both = {"secretRef": {"name": "keys"}, "disable": {}}
+    for auth in ({**SECRET_REF, "clientIdHeader": "x-a"}, {**SECRET_REF, "clientIdHeader": "x-b"}, both, SECRET_REF):
+        spec = traffic_policy(auth)["spec"]
+        remembered = cel.validate(spec, schema, "spec")
+        cel._OUTCOMES.clear()
+        fresh = cel.validate(spec, schema, "spec")
+        assert remembered == fresh
+        assert bool(fresh) == (auth is both)
+    assert cel._members_read("has(self.a) && self.b.all(x, x > 0)") == ("a", "b")
+    assert cel._members_read("self.all(x, x.name != '')") is None
+    assert cel._members_read("size(self) > 0") is None
+    assert cel._members_read("self.exists(k, k == 'a') || has(self.b)") is None
+    assert cel._members_read("has(self.__namespace__)") is None
