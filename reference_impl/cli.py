@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reference_impl import keygen
+from reference_impl.admission import RELEASES, parse_release, resolve
 from reference_impl.compile.snapshot import BackendMap
 from reference_impl.errors import ManifestError
 from reference_impl.folder import SUFFIXES, ManifestFolder, manifest_files, read_problem
 from reference_impl.gateway.admin import health_of
 from reference_impl.gateway.server import GatewayServer, PortInUse
 from reference_impl.health import HealthLog, snapshot_health
-from reference_impl.resources import parse_manifest
+from reference_impl.resources import parse_manifest, read_manifest_file
 from reference_impl.store import Store
 from reference_impl.upstream import HttpbinServer
 
@@ -34,6 +35,13 @@ def _listen(value: str) -> tuple[int, int]:
     if not (0 <= local_port <= 65535 and 1 <= listener_port <= 65535):
         raise argparse.ArgumentTypeError(f"--listen {value!r}: ports must be between 1 and 65535")
     return listener_port, local_port
+
+
+def _release(value: str) -> dict[str, str]:
+    try:
+        return parse_release(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _labels(values: Sequence[str]) -> dict[str, str]:
@@ -108,8 +116,21 @@ def build_parser() -> argparse.ArgumentParser:
         "the keys listed once in a comment above them",
     )
 
-    validate = sub.add_parser("validate", help="validate manifest files as the API server would")
+    validate = sub.add_parser(
+        "validate",
+        help="validate manifest files as the API server would (the vendored CRDs of each release), then report "
+        "what the controllers would say about them together",
+    )
     validate.add_argument("paths", nargs="+", type=Path, help="files or folders (folders are searched recursively)")
+    validate.add_argument(
+        "--release",
+        type=_release,
+        default=None,
+        metavar="PROJECT=RELEASE[,...]",
+        help="the API server's CRDs: e.g. kgateway=v2.3.x,agentgateway=v1.3.1 (vendored: "
+        + "; ".join(f"{project} {', '.join(names)}" for project, names in RELEASES.items())
+        + "; default: the newest of each)",
+    )
     validate.add_argument(
         "--strict",
         action="store_true",
@@ -204,7 +225,7 @@ def _keygen(args: argparse.Namespace) -> int:
         if args.hashed_configmap:
             manifests.append(keygen.hashed_config_map(args.name, args.namespace, keys, labels=labels))
         for manifest in manifests:
-            parse_manifest(manifest, source="keygen")  # what the API server would refuse is refused here
+            parse_manifest(manifest)  # what the API server would refuse is refused here
     except (ValueError, ManifestError) as error:  # ManifestError never quotes a key value
         print(f"apikey-gateway keygen: {error}", file=sys.stderr)
         return 2
@@ -241,7 +262,7 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"{path}: no such file", file=sys.stderr)
             failed += 1
             continue
-        loaded, problem = read_problem(path)
+        loaded, problem = read_problem(path) if args.release is None else _read(path, args.release)
         if problem is not None:
             failed += 1
             print(problem, file=sys.stderr)
@@ -253,10 +274,22 @@ def _validate(args: argparse.Namespace) -> int:
     if not paths and not failed:
         print("no manifest files given", file=sys.stderr)
         failed += 1
+    releases = ", ".join(f"{project} {name}" for project, name in resolve(args.release).items())
+    print(f"admission: as the API server with the CRDs of {releases}")
     problems = controller_problems(resources) if resources else []
     for line in problems:
         print(f"{'error' if args.strict else 'note'}: {line}", file=sys.stderr)
     return 1 if failed or (args.strict and problems) else 0
+
+
+def _read(path: Path, release: dict[str, str]) -> tuple[list | None, str | None]:
+    """`read_problem` against the CRDs of a chosen release."""
+    try:
+        return read_manifest_file(path, release=release), None
+    except ManifestError as error:
+        return None, str(error)
+    except OSError as error:
+        return None, f"{path}: cannot read: {error.strerror or error}"
 
 
 def controller_problems(resources: list) -> list[str]:

@@ -35,6 +35,9 @@ def _selected_secrets(policy: TrafficPolicy, auth: APIKeyAuth, inventory: Invent
     if auth.secret_ref is not None:
         ref_ns = auth.secret_ref.namespace or namespace
         name = auth.secret_ref.name
+        if (auth.secret_ref.group, auth.secret_ref.kind) != ("", "Secret"):
+            # The CRD admits any group/kind; kgateway only indexes core Secrets and fails the lookup.
+            raise TranslationError(f"API key secret {name}: internal error looking up secret {ref_ns}/{name}")
         if ref_ns != namespace and not inventory.granted(
             from_group=KGATEWAY_GROUP,
             from_kind="TrafficPolicy",
@@ -50,13 +53,12 @@ def _selected_secrets(policy: TrafficPolicy, auth: APIKeyAuth, inventory: Invent
 
     assert auth.secret_selector is not None
     selector = auth.secret_selector
+    problem = selector.problem()
+    if problem is not None:
+        raise TranslationError(f"failed to get secrets by selector: {problem}")
     matched = [s for _, s in sorted(inventory.secrets.items()) if selector.matches(s.metadata.labels)]
     if not matched:
-        labels = " ".join(f"{k}:{v}" for k, v in sorted(selector.match_labels.items()))
-        raise TranslationError(
-            f"no secrets found matching selector (matchLabels: map[{labels}], matchExpressions: []) "
-            f"in namespace {namespace}"
-        )
+        raise TranslationError(f"no secrets found matching selector {selector.go_repr()} in namespace {namespace}")
     allowed = [
         s
         for s in matched

@@ -8,7 +8,9 @@ from typing import Any
 
 from reference_impl.compile.filters import HeaderEdit
 from reference_impl.resources import Gateway, HTTPRoute
-from reference_impl.resources.gateway_api import Listener, RouteMatch
+from reference_impl.resources.gateway_api import GATEWAY_GROUP, Listener, RouteMatch
+
+HTTP_PROTOCOLS = ("HTTP", "HTTPS")  # the listener protocols an HTTPRoute attaches to
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +124,13 @@ def attached_listeners(gateway: Gateway, route: HTTPRoute) -> list[Listener]:
     gw_ns, gw_name = gateway.metadata.namespace, gateway.metadata.name
     found: list[Listener] = []
     for ref in route.spec.parent_refs:
+        if (ref.group, ref.kind) != (GATEWAY_GROUP, "Gateway"):
+            continue
         if ref.name != gw_name or (ref.namespace or route.metadata.namespace) != gw_ns:
             continue
         for listener in gateway.spec.listeners:
+            if listener.protocol not in HTTP_PROTOCOLS:
+                continue
             if ref.section_name is not None and ref.section_name != listener.name:
                 continue
             if ref.port is not None and ref.port != listener.port:

@@ -27,7 +27,7 @@ from reference_impl.compile.routes import (
 from reference_impl.compile.status import Condition, invalid
 from reference_impl.compile.targets import with_target_status
 from reference_impl.resources import AgentgatewayPolicy, Gateway, HTTPRoute, TrafficPolicy
-from reference_impl.resources.gateway_api import Listener, RouteRule
+from reference_impl.resources.gateway_api import GATEWAY_GROUP, SUPPORTED_FILTER_TYPES, Listener, RouteRule
 
 log = logging.getLogger("reference_impl.compile")
 
@@ -113,7 +113,8 @@ def _compile_policies(inventory: Inventory) -> tuple[list[Attached], dict[tuple[
         effect, condition = _compile_one(policy, compiler, inventory)
         ns, name = policy.metadata.namespace, policy.metadata.name
         status[(policy.kind, ns, name)] = with_target_status(policy, inventory, condition)
-        refs = tuple((r.kind, r.name, r.section_name) for r in policy.spec.target_refs or ())
+        # Only Gateway API kinds attach; a ref of another group reaches nothing (targets.py reports it).
+        refs = tuple((r.kind, r.name, r.section_name) for r in policy.spec.target_refs if r.group == GATEWAY_GROUP)
         attached.append(Attached(policy.kind, ns, name, refs, effect))
     return attached, status
 
@@ -164,6 +165,7 @@ def compile_snapshot(
             r.metadata.name,
         ),
     )
+    routes = [r for r in routes if _supported_matches(r, route_problems)]
     for gateway in sorted(inventory.gateways.values(), key=lambda g: (g.metadata.namespace, g.metadata.name)):
         dialect = gateway_classes.get(gateway.spec.gateway_class_name)
         key = (gateway.metadata.namespace, gateway.metadata.name)
@@ -228,6 +230,19 @@ def _parent_problems(
             )
 
 
+def _supported_matches(route: HTTPRoute, problems: dict[tuple[str, str], dict[str, Condition]]) -> bool:
+    """A route with a match type compile cannot apply is not served at all (Accepted=False, UnsupportedValue):
+    serving only its other matches could hand its requests to a less protected rule."""
+    for index, rule in enumerate(route.spec.rules):
+        for match_index, match in enumerate(rule.matches):
+            problem = match.unsupported()
+            if problem is not None:
+                where = f"spec.rules[{index}].matches[{match_index}].{problem}"
+                _note(problems, route, Condition("Accepted", "False", "UnsupportedValue", f"{where} is not supported"))
+                return False
+    return True
+
+
 def _note(problems: dict[tuple[str, str], dict[str, Condition]], route: HTTPRoute, condition: Condition) -> None:
     key = (route.metadata.namespace, route.metadata.name)
     problems.setdefault(key, {}).setdefault(condition.type, condition)
@@ -261,6 +276,11 @@ def _compile_rule(
         _note(problems, route, Condition("ResolvedRefs", "False", "BackendNotFound", f"{where}: {backend_error}"))
     try:
         own_policies = {p.name for p in policies if p.namespace == route.metadata.namespace}
+        for i, route_filter in enumerate(rule.filters):
+            if route_filter.type not in SUPPORTED_FILTER_TYPES:
+                raise FilterError(
+                    "UnsupportedValue", f"{where}.filters[{i}].type: filter type {route_filter.type} is not supported"
+                )
         extension_refs = extension_ref_names(rule, where, dialect, own_policies)
         edit = merge_edits(
             compile_header_edit(f.request_header_modifier, f"{where}.filters[{i}].requestHeaderModifier")

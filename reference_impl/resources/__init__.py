@@ -1,15 +1,16 @@
-"""Typed models of the Kubernetes resources the gateway understands, and the YAML loader."""
+"""The Kubernetes resources the gateway understands: the YAML loader, admission, then a typed view of each."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeAlias
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from reference_impl.admission import AdmissionError, admit
 from reference_impl.errors import FieldError, ManifestError
 from reference_impl.resources.agentgateway import AgentgatewayPolicy
 from reference_impl.resources.core import ConfigMap, Secret
@@ -59,46 +60,33 @@ def resource_label(resource: Resource) -> str:
     return f"{resource.kind} {resource.metadata.namespace}/{resource.metadata.name}"
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part.startswith(("function-", "literal[")):  # pydantic's union/validator branch names
-            continue
-        else:
-            path += f".{part}" if path else part
-    return path
-
-
-def _field_errors(error: ValidationError) -> list[FieldError]:
-    # Only `loc` and `msg` are used: `input` may hold a Secret value and must never reach a message.
-    found: list[FieldError] = []
-    for item in error.errors(include_input=False, include_url=False):
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif item["type"] == "missing":
-            message = "Required value"
-        found.append(FieldError(_field_path(item["loc"]), message))
-    return found
-
-
-def parse_manifest(document: dict[str, Any], *, source: str | None = None) -> Resource:
-    """Validate one decoded manifest into its typed model, or raise ManifestError naming field and rule."""
+def _label(document: Any, source: str | None) -> str:
+    kind = document.get("kind") if isinstance(document, dict) else None
+    meta = document.get("metadata") if isinstance(document, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
     where = f" ({source})" if source else ""
-    if not isinstance(document, dict):
-        raise ManifestError(f"manifest{where}", [FieldError("", "expected a mapping with apiVersion and kind")])
-    kind = document.get("kind")
-    meta = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
-    label = f"{kind or 'manifest'} {meta.get('namespace', 'default')}/{meta.get('name', '<unnamed>')}{where}"
-    model = KINDS.get(kind) if isinstance(kind, str) else None
-    if model is None:
-        raise ManifestError(label, [FieldError("kind", f"expected one of {', '.join(KINDS)}; got {kind!r}")])
+    return f"{kind or 'manifest'} {meta.get('namespace') or 'default'}/{meta.get('name') or '<unnamed>'}{where}"
+
+
+def parse_manifest(
+    document: dict[str, Any], *, source: str | None = None, release: Mapping[str, str] | None = None
+) -> Resource:
+    """Admit one decoded manifest as the API server of `release` (default: the newest vendored releases) would,
+    then read it through its typed view. Raises ManifestError (AdmissionError: the API server's own message,
+    prefixed with `source`) for what the API server would refuse, or for a kind this gateway does not serve."""
     try:
-        return model.model_validate(document)  # type: ignore[return-value]
-    except ValidationError as error:
-        raise ManifestError(label, _field_errors(error)) from None
+        admitted = admit(document, release=release)
+    except AdmissionError as error:
+        if source is None:
+            raise
+        raise AdmissionError(f"{source}: {error.resource}", error.errors) from None
+    model = KINDS.get(admitted["kind"])
+    if model is None:
+        raise ManifestError(
+            _label(document, source),
+            [FieldError("kind", f"expected one of {', '.join(KINDS)}; got {admitted['kind']!r}")],
+        )
+    return model.model_validate(admitted)  # type: ignore[return-value]
 
 
 # Deeper nesting than any real manifest has; a hostile file must get a clear error, not a RecursionError.
@@ -166,21 +154,25 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def load_manifests(text: str, *, source: str | None = None, json_only: bool = False) -> list[Resource]:
+def load_manifests(
+    text: str, *, source: str | None = None, json_only: bool = False, release: Mapping[str, str] | None = None
+) -> list[Resource]:
     """Parse multi-document YAML (or one JSON document). Empty documents are skipped; a List kind is expanded."""
     resources: list[Resource] = []
     for document in decode_documents(text, source=source, json_only=json_only):
-        resources.extend(parse_manifest(item, source=source) for item in _items(document, source))
+        resources.extend(parse_manifest(item, source=source, release=release) for item in _items(document, source))
     return resources
 
 
-def read_manifest_file(path: Path, data: bytes | None = None) -> list[Resource]:
+def read_manifest_file(
+    path: Path, data: bytes | None = None, *, release: Mapping[str, str] | None = None
+) -> list[Resource]:
     """The resources of one file (`data`: its content, if already read); a `.json` file must be strict JSON."""
     try:
         text = (path.read_bytes() if data is None else data).decode("utf-8")
     except UnicodeDecodeError:
         raise ManifestError(str(path), [FieldError("", "not a text file: it is not valid UTF-8")]) from None
-    return load_manifests(text, source=str(path), json_only=path.suffix == ".json")
+    return load_manifests(text, source=str(path), json_only=path.suffix == ".json", release=release)
 
 
 def load_manifest_files(paths: Iterable[Path]) -> list[Resource]:

@@ -1,191 +1,141 @@
-"""Gateway API kinds: Gateway, HTTPRoute (v1) and ReferenceGrant (v1beta1)."""
+"""Gateway API kinds as admitted: Gateway, HTTPRoute and ReferenceGrant (defaults already applied)."""
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Literal
+from pydantic import Field
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
-
-from reference_impl.http_syntax import TOKEN
-from reference_impl.resources.meta import Model, ObjectMeta, ObjectName, SectionName
+from reference_impl.resources.meta import Model, ObjectMeta
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
-# Gateway API's Hostname: a DNS name, optionally with a single leading "*." label.
-HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-Hostname = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=HOSTNAME.pattern)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+# The match and filter types compile applies; the CRDs admit more (compile reports those on the route).
+SUPPORTED_PATH_TYPES = ("PathPrefix", "Exact")
+SUPPORTED_VALUE_MATCH_TYPES = ("Exact",)
+SUPPORTED_FILTER_TYPES = ("ExtensionRef", "RequestHeaderModifier")
 
 
 class AllowedNamespaces(Model):
-    from_: Literal["All", "Same", "Selector"] = Field(default="Same", alias="from")
+    from_: str = Field(default="Same", alias="from")
     selector: dict | None = None
 
 
 class AllowedRoutes(Model):
     namespaces: AllowedNamespaces = Field(default_factory=AllowedNamespaces)
-    kinds: list[dict] | None = None
+    kinds: tuple[dict, ...] | None = None
 
 
 class Listener(Model):
-    name: SectionName
-    port: Port
-    protocol: Literal["HTTP", "HTTPS"] = "HTTP"
-    hostname: Hostname | None = None
+    name: str
+    port: int
+    protocol: str
+    hostname: str | None = None
     allowed_routes: AllowedRoutes = Field(default_factory=AllowedRoutes, alias="allowedRoutes")
-    tls: dict | None = None
 
 
 class GatewaySpec(Model):
-    gateway_class_name: ObjectName = Field(alias="gatewayClassName")
-    listeners: list[Listener] = Field(min_length=1, max_length=64)
-    addresses: list[dict] | None = None
-    infrastructure: dict | None = None
-
-    @model_validator(mode="after")
-    def _unique_listener_names(self) -> GatewaySpec:
-        names = [listener.name for listener in self.listeners]
-        if len(names) != len(set(names)):
-            raise ValueError("listener names must be unique within a Gateway")
-        return self
+    gateway_class_name: str = Field(alias="gatewayClassName")
+    listeners: tuple[Listener, ...]
 
 
-class Gateway(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True)
-
-    api_version: Literal["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"] = Field(
-        alias="apiVersion"
-    )
-    kind: Literal["Gateway"]
+class Gateway(Model):
+    api_version: str = Field(alias="apiVersion")
+    kind: str
     metadata: ObjectMeta
     spec: GatewaySpec
-    status: dict | None = None
 
 
 class ParentRef(Model):
     group: str = GATEWAY_GROUP
-    kind: Literal["Gateway"] = "Gateway"
-    name: ObjectName
+    kind: str = "Gateway"
+    name: str
     namespace: str | None = None
-    section_name: SectionName | None = Field(default=None, alias="sectionName")
-    port: Port | None = None
+    section_name: str | None = Field(default=None, alias="sectionName")
+    port: int | None = None
 
 
 class PathMatch(Model):
-    type: Literal["PathPrefix", "Exact"] = "PathPrefix"
-    value: Annotated[str, StringConstraints(max_length=1024)] = "/"
-
-    @field_validator("value")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("must be an absolute path starting with '/'")
-        return value
-
-
-# Gateway API's HTTPHeaderName: an RFC 9110 token.
-HTTPHeaderName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=TOKEN.pattern)]
+    type: str = "PathPrefix"
+    value: str = "/"
 
 
 class HeaderMatch(Model):
-    type: Literal["Exact"] = "Exact"
-    name: HTTPHeaderName
-    value: Annotated[str, StringConstraints(max_length=4096)]
+    type: str = "Exact"
+    name: str
+    value: str
 
 
 class QueryParamMatch(Model):
-    type: Literal["Exact"] = "Exact"
-    name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-    value: Annotated[str, StringConstraints(max_length=1024)]
-
-
-HTTPMethod = Literal["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
+    type: str = "Exact"
+    name: str
+    value: str
 
 
 class RouteMatch(Model):
     path: PathMatch = Field(default_factory=PathMatch)
-    headers: list[HeaderMatch] = Field(default_factory=list, max_length=16)
-    query_params: list[QueryParamMatch] = Field(default_factory=list, max_length=16, alias="queryParams")
-    method: HTTPMethod | None = None
+    headers: tuple[HeaderMatch, ...] = ()
+    query_params: tuple[QueryParamMatch, ...] = Field(default=(), alias="queryParams")
+    method: str | None = None
+
+    def unsupported(self) -> str | None:
+        """The first match type compile cannot apply, as "field: value", or None."""
+        if self.path.type not in SUPPORTED_PATH_TYPES:
+            return f"path.type: {self.path.type}"
+        for field, items in (("headers", self.headers), ("queryParams", self.query_params)):
+            for index, item in enumerate(items):
+                if item.type not in SUPPORTED_VALUE_MATCH_TYPES:
+                    return f"{field}[{index}].type: {item.type}"
+        return None
 
 
 class LocalObjectReference(Model):
     group: str
     kind: str
-    name: ObjectName
+    name: str
 
 
 class HeaderValue(Model):
-    name: HTTPHeaderName
-    value: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    name: str
+    value: str
 
 
 class HeaderModifier(Model):
-    set: list[HeaderValue] = Field(default_factory=list, max_length=16)
-    add: list[HeaderValue] = Field(default_factory=list, max_length=16)
-    remove: list[HTTPHeaderName] = Field(default_factory=list, max_length=16)
+    set: tuple[HeaderValue, ...] = ()
+    add: tuple[HeaderValue, ...] = ()
+    remove: tuple[str, ...] = ()
 
 
 class RouteFilter(Model):
-    type: Literal["ExtensionRef", "RequestHeaderModifier"]
+    type: str
     extension_ref: LocalObjectReference | None = Field(default=None, alias="extensionRef")
     request_header_modifier: HeaderModifier | None = Field(default=None, alias="requestHeaderModifier")
-
-    @model_validator(mode="after")
-    def _config_matches_type(self) -> RouteFilter:
-        if self.type == "ExtensionRef" and self.extension_ref is None:
-            raise ValueError("filter.extensionRef must be specified for ExtensionRef filter.type")
-        if self.type == "RequestHeaderModifier" and self.request_header_modifier is None:
-            raise ValueError("filter.requestHeaderModifier must be specified for RequestHeaderModifier filter.type")
-        return self
 
 
 class BackendRef(Model):
     group: str = ""
     kind: str = "Service"
-    name: ObjectName
+    name: str
     namespace: str | None = None
-    port: Port | None = None
-    weight: Annotated[int, Field(ge=0, le=1_000_000)] = 1
-
-    @model_validator(mode="after")
-    def _service_needs_port(self) -> BackendRef:
-        if self.kind == "Service" and self.group in ("", "core") and self.port is None:
-            raise ValueError("Must have port for Service reference")
-        return self
+    port: int | None = None
+    weight: int = 1
 
 
 class RouteRule(Model):
-    name: SectionName | None = None
-    matches: list[RouteMatch] = Field(default_factory=lambda: [RouteMatch()], max_length=64)
-    filters: list[RouteFilter] = Field(default_factory=list, max_length=16)
-    backend_refs: list[BackendRef] = Field(default_factory=list, alias="backendRefs", max_length=16)
-    timeouts: dict | None = None
+    name: str | None = None
+    matches: tuple[RouteMatch, ...] = (RouteMatch(),)
+    filters: tuple[RouteFilter, ...] = ()
+    backend_refs: tuple[BackendRef, ...] = Field(default=(), alias="backendRefs")
 
 
 class HTTPRouteSpec(Model):
-    parent_refs: list[ParentRef] = Field(default_factory=list, alias="parentRefs", max_length=32)
-    hostnames: list[Hostname] = Field(default_factory=list, max_length=16)
-    rules: list[RouteRule] = Field(default_factory=lambda: [RouteRule()], max_length=16)
-
-    @model_validator(mode="after")
-    def _unique_rule_names(self) -> HTTPRouteSpec:
-        names = [rule.name for rule in self.rules if rule.name]
-        if len(names) != len(set(names)):
-            raise ValueError("Rule name must be unique within the route")
-        return self
+    parent_refs: tuple[ParentRef, ...] = Field(default=(), alias="parentRefs")
+    hostnames: tuple[str, ...] = ()
+    rules: tuple[RouteRule, ...] = (RouteRule(),)
 
 
-class HTTPRoute(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True)
-
-    api_version: Literal["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"] = Field(
-        alias="apiVersion"
-    )
-    kind: Literal["HTTPRoute"]
+class HTTPRoute(Model):
+    api_version: str = Field(alias="apiVersion")
+    kind: str
     metadata: ObjectMeta
     spec: HTTPRouteSpec
-    status: dict | None = None
 
 
 class GrantFrom(Model):
@@ -201,17 +151,13 @@ class GrantTo(Model):
 
 
 class ReferenceGrantSpec(Model):
-    from_: list[GrantFrom] = Field(alias="from", min_length=1, max_length=16)
-    to: list[GrantTo] = Field(min_length=1, max_length=16)
+    from_: tuple[GrantFrom, ...] = Field(alias="from")
+    to: tuple[GrantTo, ...]
 
 
-class ReferenceGrant(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True)
-
-    api_version: Literal["gateway.networking.k8s.io/v1beta1", "gateway.networking.k8s.io/v1"] = Field(
-        alias="apiVersion"
-    )
-    kind: Literal["ReferenceGrant"]
+class ReferenceGrant(Model):
+    api_version: str = Field(alias="apiVersion")
+    kind: str
     metadata: ObjectMeta
     spec: ReferenceGrantSpec
 

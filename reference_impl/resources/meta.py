@@ -1,85 +1,92 @@
-"""Shared Kubernetes object parts: metadata, target references, label selectors."""
+"""Shared parts of the typed views: metadata, policy target references, label selectors.
+
+Every view reads an object admission has already admitted (reference_impl.admission): the CRDs' own schemas and
+rules are enforced there, so the views carry no validators; they ignore fields they do not use.
+"""
 
 from __future__ import annotations
 
-import re
-from typing import Annotated
+import json
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-# RFC 1123 subdomain, as the API server checks metadata.name and namespaces.
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# A label name (after any prefix) or value: at most 63 characters.
-LABEL_PART = re.compile(r"^(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-
-ObjectName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
-SectionName = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN.pattern)]
+LABEL_SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
 class Model(BaseModel):
-    """Base for spec structs: camelCase on the wire, unknown fields rejected like strict field validation."""
+    """Base for every view: camelCase on the wire, frozen, fields nobody reads ignored."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 
-class ObjectMeta(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, strict=True)
-
-    name: Annotated[str, StringConstraints(min_length=1, max_length=253)]
+class ObjectMeta(Model):
+    name: str
     namespace: str = "default"
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("labels")
-    @classmethod
-    def _label_syntax(cls, labels: dict[str, str]) -> dict[str, str]:
-        for key, value in labels.items():
-            prefix, _, name = key.rpartition("/")
-            if (prefix and (len(prefix) > 253 or not DNS_SUBDOMAIN.match(prefix))) or not LABEL_PART.match(name):
-                raise ValueError(
-                    f"label key {key!r}: an optional DNS subdomain prefix and '/', then at most 63 alphanumerics, "
-                    "'-', '_' or '.', starting and ending with an alphanumeric"
-                )
-            if value and not LABEL_PART.match(value):
-                raise ValueError(
-                    f"label {key!r}: the value must be empty or at most 63 alphanumerics, '-', '_' or '.', "
-                    "starting and ending with an alphanumeric"
-                )
-        return labels
 
-    @field_validator("name")
-    @classmethod
-    def _dns_subdomain(cls, value: str) -> str:
-        if not DNS_SUBDOMAIN.match(value):
-            raise ValueError(
-                "must be a lowercase RFC 1123 subdomain (lowercase alphanumerics, '-' or '.', "
-                "starting and ending with an alphanumeric)"
-            )
-        return value
+class LabelSelectorRequirement(Model):
+    key: str
+    operator: str  # the CRDs admit any string; compile reports an operator it cannot apply
+    values: tuple[str, ...] = ()
 
-    @field_validator("namespace")
-    @classmethod
-    def _dns_label(cls, value: str) -> str:
-        if len(value) > 63 or not DNS_LABEL.match(value):
-            raise ValueError(
-                "must be a lowercase RFC 1123 label (at most 63 lowercase alphanumerics or '-', "
-                "starting and ending with an alphanumeric)"
-            )
-        return value
+    def go_repr(self) -> str:
+        """As Go's %v prints a metav1.LabelSelectorRequirement: `{key Op [v1 v2]}`."""
+        return f"{{{self.key} {self.operator} [{' '.join(self.values)}]}}"
 
 
 class LabelSelector(Model):
-    match_labels: dict[str, str] = Field(alias="matchLabels")
+    match_labels: dict[str, str] = Field(default_factory=dict, alias="matchLabels")
+    match_expressions: tuple[LabelSelectorRequirement, ...] = Field(default=(), alias="matchExpressions")
+
+    def problem(self) -> str | None:
+        """Why the selector cannot be applied (as Kubernetes' LabelSelectorAsSelector refuses it), or None."""
+        for requirement in self.match_expressions:
+            operator, values = requirement.operator, requirement.values
+            if operator not in LABEL_SELECTOR_OPERATORS:
+                return f'"{operator}" is not a valid label selector operator'
+            bad = f"values: Invalid value: {_go_strings(values)}"
+            if operator in ("In", "NotIn") and not values:
+                return f"{bad}: for 'in', 'notin' operators, values set can't be empty"
+            if operator in ("Exists", "DoesNotExist") and values:
+                return f"{bad}: values set must be empty for exists and does not exist"
+        return None
 
     def matches(self, labels: dict[str, str]) -> bool:
-        return all(labels.get(k) == v for k, v in self.match_labels.items())
+        """matchLabels and every matchExpressions requirement (ANDed). Call only when `problem()` is None."""
+        if any(labels.get(k) != v for k, v in self.match_labels.items()):
+            return False
+        for requirement in self.match_expressions:
+            present = requirement.key in labels
+            if requirement.operator == "In":
+                ok = present and labels[requirement.key] in requirement.values
+            elif requirement.operator == "NotIn":
+                ok = not present or labels[requirement.key] not in requirement.values
+            elif requirement.operator == "Exists":
+                ok = present
+            else:
+                ok = not present
+            if not ok:
+                return False
+        return True
+
+    def go_repr(self) -> str:
+        """`(matchLabels: map[k:v ...], matchExpressions: [{key Op [values]} ...])`, Go's %v of both fields."""
+        labels = " ".join(f"{k}:{v}" for k, v in sorted(self.match_labels.items()))
+        expressions = " ".join(r.go_repr() for r in self.match_expressions)
+        return f"(matchLabels: map[{labels}], matchExpressions: [{expressions}])"
+
+
+def _go_strings(values: tuple[str, ...]) -> str:
+    """A []string as Go's %#v prints it."""
+    return "[]string{" + ", ".join(json.dumps(v, ensure_ascii=False) for v in values) + "}"
 
 
 class PolicyTargetRef(Model):
     """A LocalPolicyTargetReferenceWithSectionName: the target lives in the policy's namespace."""
 
-    group: str = "gateway.networking.k8s.io"
+    group: str
     kind: str
-    name: ObjectName
-    section_name: SectionName | None = Field(default=None, alias="sectionName")
+    name: str
+    section_name: str | None = Field(default=None, alias="sectionName")

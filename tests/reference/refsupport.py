@@ -425,7 +425,9 @@ MULTI_KEYS = {"svc-a": "multi-key-aaaaaaaa", "svc-b": "multi-key-bbbbbbbb"}
 
 def extra_documents() -> list[dict]:
     """A kgateway Gateway "extra" on port 8181 with an open route, a route with three key sources, and raw routes."""
-    listeners = [{"name": "http", "port": EXTRA_PORT, "allowedRoutes": {"namespaces": {"from": "All"}}}]
+    listeners = [
+        {"name": "http", "port": EXTRA_PORT, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}
+    ]
     return [
         gateway("extra", listeners=listeners),
         secret("multi-keys", **MULTI_KEYS),

@@ -252,7 +252,7 @@ def test_keygen_without_output_lists_the_keys_in_a_comment_above_the_manifests()
         (("alice", "--namespace", "BAD_NS"), "metadata.namespace"),
         (("alice", "--name", "Bad Name"), "metadata.name"),
         (("alice", "--label", "app"), "--label 'app': expected KEY=VALUE"),
-        (("alice", "--label", "bad key=x"), "label key 'bad key'"),
+        (("alice", "--label", "bad key=x"), 'metadata.labels: Invalid value: "bad key"'),
     ],
 )
 def test_keygen_refuses_bad_input_with_a_clear_message(args, message):
@@ -295,3 +295,29 @@ def test_validate_never_prints_secret_values(tmp_path):
     assert result.returncode != 0
     assert "Sup3rSecret" not in result.stderr + result.stdout
     assert "data" in result.stderr
+
+
+def test_validate_release_chooses_the_api_servers_crds(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "apiVersion: gateway.kgateway.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p}\n"
+        "spec:\n  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]\n"
+        "  apiKeyAuth:\n    secretSelector: {matchExpressions: [{key: app, operator: In, values: [a]}]}\n",
+        encoding="utf-8",
+    )
+    newest = cli("validate", str(policy))
+    assert newest.returncode == 0, newest.stderr
+    assert "admission: as the API server with the CRDs of gateway-api v1.5.1, kgateway main, agentgateway v1.4.1" in (
+        newest.stdout
+    )
+    assert "note: TrafficPolicy default/p is not accepted (Invalid)" in newest.stderr  # a controller finding
+    older = cli("validate", "--release", "kgateway=v2.3.x", str(policy))
+    assert older.returncode == 1
+    field = "spec.apiKeyAuth.secretSelector.matchExpressions"
+    assert f'{policy}: TrafficPolicy.gateway.kgateway.dev "p" is invalid: {field}: unknown field "{field}"' in (
+        older.stderr
+    )
+    assert "kgateway v2.3.x" in older.stdout
+    unknown = cli("validate", "--release", "kgateway=v9", str(policy))
+    assert unknown.returncode == 2
+    assert "unknown kgateway release 'v9'; vendored: main, v2.3.x" in unknown.stderr

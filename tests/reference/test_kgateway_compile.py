@@ -92,7 +92,7 @@ def test_no_valid_keys_is_invalid():
 
 def test_type_is_not_checked():
     doc = secret("keys", a="ka")
-    doc["type"] = "kubernetes.io/basic-auth"
+    doc["type"] = "extauth.solo.io/apikey"  # the kgateway guide's type: admitted, and ignored by the controller
     store = base(doc)
     assert status(store).reason == "Valid"
 
@@ -188,8 +188,70 @@ def test_selector_nothing_matched():
     store = base(secret("s", labels={"app": "y"}, a="k"), policy=selector_policy(app="x"))
     condition = status(store)
     assert condition.reason == "Invalid"
-    assert condition.message.startswith("no secrets found matching selector")
-    assert "app" in condition.message
+    assert condition.message == (
+        "no secrets found matching selector (matchLabels: map[app:x], matchExpressions: []) in namespace default"
+    )
+
+
+def expressions_policy(*requirements, **labels):
+    selector = {"matchExpressions": [dict(zip(("key", "operator", "values"), r, strict=False)) for r in requirements]}
+    if labels:
+        selector["matchLabels"] = labels
+    return traffic_policy(targets=[target("Gateway", "gw")], secretSelector=selector)
+
+
+def test_match_expressions_in_not_in_exists_does_not_exist():
+    # kgateway's translator golden api-key-auth-selector-matchexpressions (In + NotIn), and the other operators.
+    secrets = (
+        secret("prod", labels={"app": "api-keys", "tier": "prod"}, one="k-1"),
+        secret("dev", labels={"app": "api-keys", "tier": "dev"}, two="k-2"),
+        secret("other", labels={"app": "other", "tier": "prod"}, three="k-3"),
+        secret("bare", labels={"app": "api-keys"}, four="k-4"),
+    )
+    store = base(*secrets, policy=expressions_policy(("app", "In", ["api-keys"]), ("tier", "NotIn", ["dev"])))
+    assert status(store).reason == "Valid"
+    assert [decide(store, ("api-key", f"k-{i}")).client if isinstance(decide(store, ("api-key", f"k-{i}")), Allow)
+            else None for i in range(1, 5)] == ["one", None, None, "four"]  # fmt: skip
+    store = base(*secrets, policy=expressions_policy(("tier", "Exists"), app="api-keys"))
+    assert [isinstance(decide(store, ("api-key", f"k-{i}")), Allow) for i in range(1, 5)] == [True, True, False, False]
+    store = base(*secrets, policy=expressions_policy(("tier", "DoesNotExist")))
+    assert [isinstance(decide(store, ("api-key", f"k-{i}")), Allow) for i in range(1, 5)] == [False, False, False, True]
+
+
+def test_match_expressions_are_rendered_when_nothing_matches():
+    store = base(
+        secret("s", labels={"app": "y"}, a="k"),
+        policy=expressions_policy(("app", "In", ["a", "b"]), ("tier", "Exists"), team="x"),
+    )
+    assert status(store).message == (
+        "no secrets found matching selector (matchLabels: map[team:x], matchExpressions: [{app In [a b]} "
+        "{tier Exists []}]) in namespace default"
+    )
+    assert_500(decide(store, ("api-key", "k")))
+
+
+def test_an_operator_kubernetes_does_not_know_fails_closed():
+    # The CRD admits any operator string; Kubernetes' LabelSelectorAsSelector refuses it at translation.
+    store = base(secret("s", labels={"app": "a"}, a="k"), policy=expressions_policy(("app", "in", ["a"])))
+    condition = status(store)
+    assert (condition.status, condition.reason) == ("False", "Invalid")
+    assert condition.message == 'failed to get secrets by selector: "in" is not a valid label selector operator'
+    assert_500(decide(store, ("api-key", "k")))
+    store = base(secret("s", labels={"app": "a"}, a="k"), policy=expressions_policy(("app", "In", [])))
+    assert status(store).message == (
+        "failed to get secrets by selector: values: Invalid value: []string{}: for 'in', 'notin' operators, "
+        "values set can't be empty"
+    )
+
+
+def test_secret_ref_to_anything_but_a_core_secret_is_invalid():
+    # The CRD admits any group/kind; kgateway indexes only core Secrets (krtcollections SecretIndex.GetSecret).
+    for ref in ({"name": "keys", "group": "example.com", "kind": "Vault"}, {"name": "keys", "kind": "ConfigMap"}):
+        store = base(secret("keys", a="k"), policy=traffic_policy(targets=[target("Gateway", "gw")], secretRef=ref))
+        condition = status(store)
+        assert (condition.status, condition.reason) == ("False", "Invalid")
+        assert condition.message == "API key secret keys: internal error looking up secret default/keys"
+        assert_500(decide(store, ("api-key", "k")))
 
 
 # -- duplicates ------------------------------------------------------------------------------------------------
@@ -269,8 +331,8 @@ def test_no_policy_means_no_auth():
 
 def test_listener_section_targets_only_that_listener():
     listeners = [
-        {"name": "one", "port": 8080, "allowedRoutes": {"namespaces": {"from": "All"}}},
-        {"name": "two", "port": 9090, "allowedRoutes": {"namespaces": {"from": "All"}}},
+        {"name": "one", "port": 8080, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}},
+        {"name": "two", "port": 9090, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}},
     ]
     listener_policy = traffic_policy(
         "li-pol", targets=[target("Gateway", "gw", "two")], secretRef={"name": "listener-keys"}
@@ -372,8 +434,8 @@ def test_policy_in_another_namespace_does_not_attach():
 
 def test_invalid_listener_policy_replaces_only_that_listener():
     listeners = [
-        {"name": "one", "port": 8080, "allowedRoutes": {"namespaces": {"from": "All"}}},
-        {"name": "two", "port": 9090, "allowedRoutes": {"namespaces": {"from": "All"}}},
+        {"name": "one", "port": 8080, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}},
+        {"name": "two", "port": 9090, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}},
     ]
     bad = traffic_policy("bad", targets=[target("Gateway", "gw", "two")], secretRef={"name": "absent"})
     store = attachment_store(GW, bad, listeners=listeners)
@@ -388,3 +450,13 @@ def test_compiled_snapshot_holds_digests_not_keys():
     assert len(auth.clients) == 1
     assert key.encode() not in repr(store.snapshot).encode()
     assert all(len(d) == 32 for d in auth.clients.by_digest)
+
+
+def test_a_target_ref_of_another_group_attaches_nothing():
+    # The CRD requires a group but does not restrict it; only Gateway API kinds are attachment targets.
+    ref = {"group": "example.com", "kind": "Gateway", "name": "gw"}
+    store = base(secret("keys", a="k"), policy=traffic_policy(targets=[ref], secretRef={"name": "keys"}))
+    assert isinstance(decide(store), Allow)  # the route has no policy
+    condition = status(store)
+    assert (condition.status, condition.reason) == ("False", "TargetNotFound")
+    assert condition.message == "example.com/Gateway default/gw is not a kind this gateway attaches policies to"

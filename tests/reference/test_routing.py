@@ -29,6 +29,7 @@ def listeners(*items):
         {
             "name": name,
             "port": port,
+            "protocol": "HTTP",
             **({"hostname": host} if host else {}),
             "allowedRoutes": {"namespaces": {"from": "All"}},
         }
@@ -154,7 +155,7 @@ def test_ties_go_to_the_oldest_route():
 
 
 def test_route_must_reference_the_gateway_and_be_allowed():
-    same_only = [{"name": "http", "port": 8080}]  # allowedRoutes default: Same namespace
+    same_only = [{"name": "http", "port": 8080, "protocol": "HTTP"}]  # allowedRoutes default: Same namespace
     store = make_store(
         gateway(listeners=same_only),
         route("elsewhere", namespace="other", parent="gw"),
@@ -165,6 +166,40 @@ def test_route_must_reference_the_gateway_and_be_allowed():
     cross["spec"]["parentRefs"][0]["namespace"] = "default"
     store = make_store(gateway(), cross)
     assert served(store) == "elsewhere:0"
+
+
+def test_only_gateway_parents_and_http_listeners_attach():
+    # Admission accepts any parentRef kind and listener protocol; only Gateway parents and HTTP(S) listeners serve.
+    other_kind = route("listenerset")
+    other_kind["spec"]["parentRefs"][0].update(group="gateway.networking.k8s.io", kind="ListenerSet")
+    tcp = [{"name": "tcp", "port": 8080, "protocol": "TCP", "allowedRoutes": {"namespaces": {"from": "All"}}}]
+    assert served(make_store(gateway(), other_kind)) is None
+    assert served(make_store(gateway(listeners=tcp), route())) is None
+
+
+def test_a_match_type_the_gateway_cannot_apply_takes_the_route_out_and_says_so():
+    regex = route("regex", rules=[rule(path="/adm.*", path_type="RegularExpression")])
+    store = make_store(gateway(), regex, route("open", rules=[rule(path="/")]))
+    assert served(store, path="/admin") == "open:0"  # the route is not served; nothing of it matches anything
+    conditions = store.snapshot.route_status[("default", "regex")]
+    assert [(c.type, c.status, c.reason, c.message) for c in conditions] == [
+        (
+            "Accepted",
+            "False",
+            "UnsupportedValue",
+            "spec.rules[0].matches[0].path.type: RegularExpression is not supported",
+        )
+    ]
+
+
+def test_a_filter_type_the_gateway_cannot_apply_answers_500():
+    redirect = rule(filters=[{"type": "ResponseHeaderModifier", "responseHeaderModifier": {"remove": ["server"]}}])
+    store = make_store(gateway(), route(rules=[redirect]))
+    decision = decide(store)
+    assert (decision.status, decision.body) == (500, b"route rule filter could not be applied")
+    conditions = store.snapshot.route_status[("default", "r")]
+    assert [(c.type, c.reason) for c in conditions] == [("Accepted", "UnsupportedValue")]
+    assert conditions[0].message == "spec.rules[0].filters[0].type: filter type ResponseHeaderModifier is not supported"
 
 
 def test_gateway_class_picks_the_dialect():
