@@ -159,14 +159,23 @@ def sha(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def test_raw_values_are_trimmed():
-    store = make_store(
-        secret("keys", padded="  key-padded \n"),
-        gateway(cls="agentgateway"),
-        route(),
-        ag_policy(targets=GW, secretRef={"name": "keys"}),
-    )
-    assert decide(store, ("authorization", "Bearer key-padded")).client == "padded"
+def entry_store(*resources, **authentication):
+    if "secretSelector" not in authentication:
+        authentication.setdefault("secretRef", {"name": "keys"})
+    return make_store(*resources, gateway(cls="agentgateway"), route(), ag_policy(targets=GW, **authentication))
+
+
+def test_raw_values_are_used_untrimmed():
+    # traffic_plugin.go v1.4.1 keeps a raw value as is (`Key: string(v)`): a `kubectl create secret --from-file`
+    # trailing newline is part of the key, and only a request carrying it authenticates.
+    store = entry_store(secret("keys", newline="key-nl\n", padded="  key-sp"))
+    assert status(store).reason == "Valid"
+    assert_deny(decide(store, ("authorization", "Bearer key-nl")), AG_INVALID)
+    query = entry_store(secret("keys", newline="key-nl\n"), location={"queryParameter": {"name": "k"}})
+    assert decide(query, query=b"k=key-nl%0A").client == "newline"
+    assert_deny(decide(query, query=b"k=key-nl"), AG_INVALID)
+    assert decide(store, ("authorization", "Bearer   key-sp")).client == "padded"
+    assert_deny(decide(store, ("authorization", "Bearer key-sp")), AG_INVALID)
 
 
 def test_json_entries_with_metadata_and_key_hash():
@@ -191,35 +200,76 @@ def test_json_entries_with_metadata_and_key_hash():
     assert_deny(decide(store, ("authorization", "Bearer " + sha("key-hashed"))), AG_INVALID)
 
 
+def test_json_entries_read_as_go_reads_them():
+    # json.Unmarshal into APIKeyEntry: unknown fields ignored, field names matched case-insensitively, the last
+    # duplicate wins, a JSON key used as written (not trimmed).
+    store = entry_store(
+        secret(
+            "keys",
+            extra=json.dumps({"key": "key-extra", "oops": 1, "metadata": {"team": "a"}}),
+            folded=json.dumps({"KEY": "key-folded"}),
+            twice='{"key": "key-first", "key": "key-second"}',
+            spaced=json.dumps({"key": " key-spaced "}),
+            nullmeta=json.dumps({"key": "key-nullmeta", "metadata": None}),
+        )
+    )
+    assert (status(store).reason, status(store).message) == ("Valid", "Policy accepted")
+    assert decide(store, ("authorization", "Bearer key-extra")).metadata == {"team": "a"}
+    assert decide(store, ("authorization", "Bearer key-folded")).client == "folded"
+    assert decide(store, ("authorization", "Bearer key-second")).client == "twice"
+    assert_deny(decide(store, ("authorization", "Bearer key-first")), AG_INVALID)
+    assert decide(store, ("authorization", "Bearer  key-spaced ")).client == "spaced"
+    assert decide(store, ("authorization", "Bearer key-nullmeta")).metadata == {}
+
+
+ZEROS = "0" * 64
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
         ("", "empty value"),
         ("   \n", "empty value"),
-        ('{"key": "a", "keyHash": "' + "sha256:" + "0" * 64 + '"}', "exactly one of key or keyHash must be set"),
+        ('{"key": "a", "keyHash": "sha256:' + ZEROS + '"}', "exactly one of key or keyHash must be set"),
         ('{"metadata": {}}', "exactly one of key or keyHash must be set"),
+        ('{"key": ""}', "exactly one of key or keyHash must be set"),
         ('{"keyHash": "md5:abc"}', "keyHash must use the sha256:<hex> format"),
-        ('{"keyHash": "sha256:abc"}', "keyHash must use the sha256:<hex> format"),
-        ("{not json", "not valid JSON"),
+        ('{"keyHash": "SHA256:' + ZEROS + '"}', "keyHash must use the sha256:<hex> format"),
+        (
+            '{"keyHash": "sha256:abc"}',
+            "keyHash must contain a valid sha256 hex digest: encoding/hex: odd length hex string",
+        ),
+        (
+            '{"keyHash": "sha256:' + "g" * 64 + '"}',
+            "keyHash must contain a valid sha256 hex digest: encoding/hex: invalid byte: U+0067 'g'",
+        ),
+        ('{"keyHash": "sha256:' + "0" * 62 + '"}', "keyHash sha256 digest must decode to 32 bytes"),
+        ("{not json", "invalid character 'n' looking for beginning of object key string"),
+        ('{"key": "a"', "unexpected end of JSON input"),
+        ('{"key": "a",}', "invalid character '}' looking for beginning of object key string"),
+        ('{"key": "a"} trailing', "invalid character 't' after top-level value"),
+        ('{"key": 5}', "json: cannot unmarshal number into Go struct field APIKeyEntry.key of type string"),
+        ('{"keyHash": true}', "json: cannot unmarshal bool into Go struct field APIKeyEntry.keyHash of type string"),
+        (
+            '{"key": "a", "metadata": "team"}',
+            "bad StructValue: json: cannot unmarshal string into Go value of type map[string]json.RawMessage",
+        ),
     ],
 )
 def test_bad_entries_are_dropped_partially_valid(value, message):
-    store = make_store(
-        secret("keys", bad=value, good="key-good"),
-        gateway(cls="agentgateway"),
-        route(),
-        ag_policy(targets=GW, secretRef={"name": "keys"}),
-    )
+    store = entry_store(secret("keys", bad=value, good="key-good"))
     condition = status(store)
     assert (condition.type, condition.status, condition.reason) == ("Accepted", "True", "PartiallyValid")
-    assert condition.message.startswith("secret default/keys contains invalid key bad: ")
-    assert message in condition.message
+    assert condition.message == f"secret keys contains invalid key bad: {message}"
     assert decide(store, ("authorization", "Bearer key-good")).client == "good"
 
 
-def test_empty_value_exact_message():
-    store = ag_store(secret("empties", e=""), secretRef={"name": "empties"})
-    assert status(store).message == "secret default/empties contains invalid key e: empty value"
+def test_errors_are_joined_with_newlines():
+    store = entry_store(secret("keys", a="", b='{"metadata": {}}', good="key-good"))
+    assert status(store).message == (
+        "secret keys contains invalid key a: empty value\n"
+        "secret keys contains invalid key b: exactly one of key or keyHash must be set"
+    )
 
 
 def test_config_map_hash_only():
@@ -238,12 +288,43 @@ def test_config_map_hash_only():
     condition = status(store)
     assert condition.reason == "PartiallyValid"
     rule_text = "keys sourced from a ConfigMap must use keyHash, not a raw key, since ConfigMaps are not confidential"
-    assert f"configmap default/hashes contains invalid key raw: {rule_text}" in condition.message
-    assert f"configmap default/hashes contains invalid key rawjson: {rule_text}" in condition.message
-    assert "key-raw" not in condition.message
+    assert condition.message == (
+        f"configMap hashes contains invalid key raw: {rule_text}\n"
+        f"configMap hashes contains invalid key rawjson: {rule_text}"
+    )
     assert decide(store, ("authorization", "Bearer key-cm")).metadata == {"name": "cm"}
     assert_deny(decide(store, ("authorization", "Bearer key-raw")), AG_INVALID)
     assert_deny(decide(store, ("authorization", "Bearer key-rawjson")), AG_INVALID)
+
+
+def test_custom_credential_ref_is_unsupported_and_fails_closed():
+    # The CRD admits {group, kind} for a custom credential; the open-source controller resolves only Secrets
+    # (controller/pkg/utils/kubeutils/secrets.go v1.4.1): no keys, PartiallyValid.
+    store = ag_store(secretRef={"name": "keys", "group": "example.com", "kind": "Vault"})
+    condition = status(store)
+    assert (condition.status, condition.reason) == ("True", "PartiallyValid")
+    assert condition.message == 'unsupported credential kind: "example.com"/"Vault"'
+    assert_deny(decide(store, ("authorization", "Bearer key-alice")), AG_INVALID)
+    explicit = ag_store(secretRef={"name": "keys", "group": "", "kind": "Secret"})
+    assert status(explicit).reason == "Valid"
+    assert decide(explicit, ("authorization", "Bearer key-alice")).client == "alice"
+
+
+def test_duplicate_keys_keep_one_identity_and_say_so_by_entry_name():
+    # agentgateway sorts the key list by (key, keyHash) and its proxy keeps the last entry per key, silently.
+    store = entry_store(
+        secret("one", labels={"k": "v"}, alice="key-shared", hashed=json.dumps({"keyHash": sha("key-mixed")})),
+        secret("two", labels={"k": "v"}, bob="key-shared", raw="key-mixed"),
+        secretSelector={"matchLabels": {"k": "v"}},
+    )
+    condition = status(store)
+    assert (condition.status, condition.reason) == ("True", "Valid")
+    assert condition.message.startswith("Policy accepted\n")
+    assert "secret default/one entry alice, secret default/two entry bob" in condition.message
+    assert "secret default/one entry hashed, secret default/two entry raw" in condition.message
+    assert "key-shared" not in condition.message and "key-mixed" not in condition.message
+    assert decide(store, ("authorization", "Bearer key-shared")).client == "bob"
+    assert decide(store, ("authorization", "Bearer key-mixed")).client == "raw"  # a raw key beats its keyHash
 
 
 def test_secret_selector_same_namespace_only():
@@ -263,7 +344,7 @@ def test_secret_selector_same_namespace_only():
 def test_missing_secret_fails_closed_in_strict():
     store = ag_store(secretRef={"name": "absent"})
     condition = status(store)
-    assert "absent" in condition.message and "not found" in condition.message
+    assert (condition.reason, condition.message) == ("PartiallyValid", "secret default/absent not found")
     assert_deny(decide(store, ("authorization", "Bearer key-alice")), AG_INVALID)
     assert_deny(decide(store), AG_MISSING)
     # Optional still lets anonymous requests through but has no valid key either
@@ -274,7 +355,7 @@ def test_missing_secret_fails_closed_in_strict():
 
 def test_status_messages_never_contain_keys():
     store = make_store(
-        secret("keys", good="VerySecretGood123", badjson='{"key": "VerySecretBad456", "oops": 1}'),
+        secret("keys", good="VerySecretGood123", badjson='{"key": "VerySecretBad456", "metadata": 1}'),
         gateway(cls="agentgateway"),
         route(),
         ag_policy(targets=GW, secretRef={"name": "keys"}),
