@@ -84,6 +84,15 @@ class Exchange:
             return None
         return {k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in echo["args"].items()}
 
+    def upstream_query(self) -> str | None:
+        """The query string exactly as the upstream received it, from the echo's `url` (both httpbins rebuild the
+        URL from the raw request target): "" when it had no `?`, None when the body is not an echo."""
+        echo = self.echo
+        if echo is None or not isinstance(echo.get("url"), str):
+            return None
+        _, sep, query = echo["url"].partition("?")
+        return query if sep else ""
+
     def upstream_cookies(self) -> dict[str, str] | None:
         values = self._upstream_header_values()
         if values is None:

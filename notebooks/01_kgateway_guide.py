@@ -315,7 +315,8 @@ display(gw.request(cookies={"auth_token": GUIDE_KEY}, expect=200))
 
 # %% [markdown]
 # Unless `forwardCredential` is set, the key is removed from **every** configured source before the request goes
-# upstream, even sources that were not used, while other query parameters and cookies are kept in order.
+# upstream, even sources that were not used. The other cookies are kept in order; the other query parameters are
+# kept too, but not as sent (next cell).
 
 # %%
 r = gw.request(
@@ -329,6 +330,18 @@ r = gw.request(
 assert "x-api-key" not in r.upstream_headers()
 assert r.upstream_args() == {"page": "2", "sort": "asc"}, r.upstream_args()
 assert r.upstream_cookies() == {"theme": "dark"}, r.upstream_cookies()
+display(r)
+
+# %% [markdown]
+# **The query is rebuilt.** To remove a query-source key, Envoy parses the whole query into a map sorted by name and
+# writes it back with the values decoded, on every allowed request, even when the key came from the header: the
+# parameters arrive sorted, `%26` arrives as a bare `&` (which splits the value), and `%2B` as a `+` (which the
+# upstream reads as a space). Nothing comes back encoded. httpbin's `url` shows the query exactly as it arrived.
+
+# %%
+r = gw.request("GET", "/anything?sort=asc&page=2&q=a%26b&plus=%2B", headers={"X-API-KEY": GUIDE_KEY}, expect=200)
+assert r.upstream_query() == "page=2&plus=+&q=a&b&sort=asc", r.upstream_query()
+assert r.upstream_args() == {"page": "2", "plus": " ", "q": "a", "b": "", "sort": "asc"}, r.upstream_args()
 display(r)
 
 # %% [markdown]

@@ -115,6 +115,9 @@ class ResponseView:
     def upstream_args(self) -> dict[str, Any] | None:
         return self.exchange.upstream_args()
 
+    def upstream_query(self) -> str | None:
+        return self.exchange.upstream_query()
+
     def upstream_cookies(self) -> dict[str, str] | None:
         return self.exchange.upstream_cookies()
 

@@ -87,6 +87,30 @@ def upstream_lacks(scenario_context: ScenarioContext, part: str, name: str) -> N
     scenario_context.expect(check)
 
 
+@then(parsers.parse('the upstream receives the query string "{query}"'))
+def upstream_query_is(scenario_context: ScenarioContext, query: str) -> None:
+    """The raw query, byte for byte: order, grouping and encoding, not only which parameters arrived."""
+
+    def check(ex: Exchange) -> str | None:
+        received = ex.upstream_query()
+        if received is None:
+            return _not_an_echo(ex, "query parameter")
+        return None if received == query else f"upstream query string: expected {query!r}, got {received!r}"
+
+    scenario_context.expect(check)
+
+
+@then("the upstream receives no query string")
+def upstream_no_query(scenario_context: ScenarioContext) -> None:
+    def check(ex: Exchange) -> str | None:
+        received = ex.upstream_query()
+        if received is None:
+            return _not_an_echo(ex, "query parameter")
+        return None if "?" not in ex.echo["url"] else f"the upstream received a query string: {received!r}"
+
+    scenario_context.expect(check)
+
+
 @then("the upstream receives no Cookie header")
 def upstream_no_cookie_header(scenario_context: ScenarioContext) -> None:
     upstream_lacks(scenario_context, "header", "cookie")
@@ -129,6 +153,21 @@ def policy_condition_message(
     scenario_context.eventually(
         lambda: target.policy_condition(kind, namespace, name), _condition_check(status, reason, text)
     )
+
+
+@then(parsers.parse('the {kind} "{namespace}/{name}" condition message is:'))
+def policy_condition_message_is(
+    scenario_context: ScenarioContext, kind: str, namespace: str, name: str, docstring: str
+) -> None:
+    """The whole message, exactly (several errors are joined with newlines, one per docstring line)."""
+    target = scenario_context.target
+
+    def check(condition: PolicyCondition | None) -> str | None:
+        if condition is None:
+            return "the policy has no Accepted condition yet"
+        return None if condition.message == docstring else f"condition message {condition.message!r}"
+
+    scenario_context.eventually(lambda: target.policy_condition(kind, namespace, name), check)
 
 
 @then(parsers.parse('the {kind} "{namespace}/{name}" condition message does not contain "{text}"'))

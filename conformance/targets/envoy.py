@@ -42,18 +42,7 @@ class EnvoyTarget(Target):
     name = "envoy"
     profiles: ClassVar[frozenset[str]] = frozenset({"kgateway"})
     # Differences between Envoy 1.40 and docs/SPEC.md that the scenarios steer around; published in the report.
-    known_divergences: ClassVar[list[dict[str, str]]] = [
-        {
-            "feature": "APIKeyAuthQuerySource",
-            "implementation": "Envoy 1.40 api_key_auth filter",
-            "description": (
-                "When a query key source is configured and credentials are hidden, Envoy rebuilds the remaining "
-                "query string from decoded values: %26 becomes '&', %2F becomes '/', %20 a raw space, and a "
-                "parameter without a value gains '='. The reference gateway keeps the other parameters byte for "
-                "byte. Scenarios only use parameters that need no encoding."
-            ),
-        }
-    ]
+    known_divergences: ClassVar[list[dict[str, str]]] = []
 
     @classmethod
     def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:

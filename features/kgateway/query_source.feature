@@ -1,7 +1,8 @@
 @kgateway @APIKeyAuthQuerySource
 Feature: kgateway reads the key from a query parameter
   A query source takes the parameter's first occurrence, percent-decoded; unless forwarded, the parameter is
-  removed before the request reaches the upstream and the other parameters are kept.
+  removed before the request reaches the upstream and the other parameters are kept, though not as sent: the
+  query is rebuilt (sorted by name, decoded; query_rebuild.feature).
 
   Background:
     Given the gateway routes "www.example.com" to httpbin

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
 
 from reference_impl.auth.decision import Allow, Deny, Headers, RequestParts
 from reference_impl.auth.extract import (
@@ -12,7 +13,6 @@ from reference_impl.auth.extract import (
     with_header,
     without_cookie,
     without_header,
-    without_query_param,
 )
 from reference_impl.auth.keys import KeyIndex
 
@@ -41,6 +41,9 @@ class KgatewayAuth:
 DENY_UNAUTHORIZED = Deny(401, UNAUTHORIZED_BODY, "invalid")
 DENY_MISSING = Deny(401, UNAUTHORIZED_BODY, "missing")
 DENY_INVALID_POLICY = Deny(500, INVALID_POLICY_BODY, "invalid-policy")
+# Envoy's upstream HTTP/1 codec refuses a :path with a control character (all but HTAB) or DEL in it.
+DENY_UNFORWARDABLE_PATH = Deny(503, b"invalid header value for: :path", "unforwardable-path")
+_PATH_FORBIDDEN = frozenset(range(0x20)) - {0x09} | {0x7F}
 
 
 def extract(source: Source, request: RequestParts) -> bytes | None:
@@ -54,13 +57,31 @@ def extract(source: Source, request: RequestParts) -> bytes | None:
     return cookie_value(request.headers, source.name)
 
 
+def rebuilt_query(query_string: bytes, name: bytes) -> bytes:
+    """Envoy 1.40's removal of a query source's parameter (api_key_auth.cc removeKey, over QueryParamsMulti): the
+    query is split on `&` (empty pieces become empty names, a trailing `&` adds nothing), names and values are
+    percent-decoded (a `%` not followed by two hex digits is kept), `name` is dropped, and what remains is written
+    back sorted by name (byte order), the values of a repeated name together in their order, each as
+    `name=value` with its decoded bytes as they are. Nothing left: no query at all."""
+    pieces = query_string.split(b"&")
+    if pieces[-1] == b"":
+        pieces.pop()
+    params: dict[bytes, list[bytes]] = {}
+    for piece in pieces:
+        key, _, value = piece.partition(b"=")
+        params.setdefault(unquote_to_bytes(key), []).append(unquote_to_bytes(value))
+    params.pop(name, None)
+    return b"&".join(key + b"=" + value for key in sorted(params) for value in params[key])
+
+
 def hide(sources: tuple[Source, ...], headers: Headers, query_string: bytes) -> tuple[Headers, bytes]:
-    """Remove the credential from every configured source, used or not."""
+    """Remove the credential from every configured source, used or not. Each query source rebuilds the query
+    once (so with two query sources, values are decoded twice), whichever source held the key."""
     for source in sources:
         if source.kind == "header":
             headers = without_header(headers, source.name)
         elif source.kind == "query":
-            query_string = without_query_param(query_string, source.name)
+            query_string = rebuilt_query(query_string, source.name)
         else:
             headers = without_cookie(headers, source.name)
     return headers, query_string
@@ -80,6 +101,8 @@ def decide(auth: KgatewayAuth, request: RequestParts) -> Allow | Deny:
     headers, query_string = request.headers, request.query_string
     if not auth.forward_credential:
         headers, query_string = hide(auth.sources, headers, query_string)
+        if _PATH_FORBIDDEN.intersection(query_string):  # a decoded control character Envoy cannot send upstream
+            return DENY_UNFORWARDABLE_PATH
     if auth.client_id_header is not None:
         headers = with_header(headers, auth.client_id_header, client.encode("utf-8"))
     return Allow(headers, query_string, client=client)

