@@ -33,6 +33,7 @@ class Profile:
 FEATURES: dict[str, str] = {
     "APIKeyAuth": "the guide's flow: Secret by name, default key location, 401 without a key, 200 with it",
     "APIKeyAuthSecretSelector": "Secrets chosen by label selector",
+    "APIKeyAuthSelectorExpressions": "Secrets chosen by label selector expressions (In, NotIn, Exists, DoesNotExist)",
     "APIKeyAuthCustomHeader": "the key read from a header named by the policy",
     "APIKeyAuthQuerySource": "the key read from a query parameter",
     "APIKeyAuthCookieSource": "the key read from a cookie",
@@ -80,6 +81,7 @@ PROFILES: dict[str, Profile] = {
             "APIKeyAuthForwardCredential",
             "APIKeyAuthSectionName",
             "APIKeyAuthCrossNamespaceSecret",
+            "APIKeyAuthSelectorExpressions",
         ),
     ),
     "agentgateway": Profile(

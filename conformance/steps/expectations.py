@@ -155,17 +155,15 @@ def policy_condition_message(
     )
 
 
-@then(parsers.parse('the {kind} "{namespace}/{name}" condition message is:'))
-def policy_condition_message_is(
-    scenario_context: ScenarioContext, kind: str, namespace: str, name: str, docstring: str
-) -> None:
-    """The whole message, exactly (several errors are joined with newlines, one per docstring line)."""
+@then(parsers.parse('the {kind} "{namespace}/{name}" condition message is "{text}"'))
+def policy_condition_message_is(scenario_context: ScenarioContext, kind: str, namespace: str, name: str, text: str):
+    """The whole message, exactly."""
     target = scenario_context.target
 
     def check(condition: PolicyCondition | None) -> str | None:
         if condition is None:
             return "the policy has no Accepted condition yet"
-        return None if condition.message == docstring else f"condition message {condition.message!r}"
+        return None if condition.message == text else f"condition message {condition.message!r}, expected {text!r}"
 
     scenario_context.eventually(lambda: target.policy_condition(kind, namespace, name), check)
 
