@@ -20,6 +20,7 @@
 # embedded reference gateway; set `TARGET` to use a cluster running agentgateway.
 
 # %%
+import base64
 import json
 
 from IPython.display import display
@@ -129,6 +130,32 @@ display(r)
 r = gw.request(headers={"Authorization": "Bearer not-the-key"}, expect=401)
 assert r.body == "api key authentication failure: invalid credentials", r.body
 display(r)
+
+# %% [markdown]
+# **Erratum 6: a key stored from a file keeps its newline.** agentgateway uses a raw Secret entry exactly as stored,
+# not trimmed. `kubectl create secret generic apikey --from-file=from-file=key.txt` stores the file's trailing
+# newline, so the stored key is the key plus `\n`, which no `Authorization` header can carry: the key is rejected as
+# invalid, and the policy still says `Valid`. Store keys with `--from-literal`, `printf '%s'` into the file, or
+# `stringData`.
+
+# %%
+FILE_KEY = generate_key()
+register_keys([FILE_KEY])
+from_file = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {"name": "apikey", "namespace": "agentgateway-system"},
+    "data": {"from-file": base64.b64encode(f"{FILE_KEY}\n".encode()).decode()},  # what --from-file stores
+}
+display(gw.apply(from_file))
+r = gw.request(headers={"Authorization": f"Bearer {FILE_KEY}"}, expect=401)
+assert r.body == "api key authentication failure: invalid credentials", r.body
+display(r)
+condition = gw.status("AgentgatewayPolicy", "agentgateway-system", "apikey-auth")
+assert (condition.status, condition.reason) == ("True", "Valid"), condition
+display(condition)
+display(gw.apply({**from_file, "data": {}, "stringData": {"from-file": FILE_KEY}}))  # the key without the newline
+display(gw.request(headers={"Authorization": f"Bearer {FILE_KEY}"}, expect=200))
 
 # %% [markdown]
 # ## Cleanup
