@@ -155,7 +155,8 @@ def plan_ports(inventory: Inventory, gateway_classes: Iterable[str]) -> dict[int
                 plan.gateways.append(gw_key)
             hosts: dict[str, VirtualHostPlan] = {}
             for route_order, route in enumerate(routes):
-                if not _attaches(route, gateway, listener):
+                # A match type the translation does not write is left out whole, as the reference gateway does.
+                if not _attaches(route, gateway, listener) or route.spec.unsupported_match() is not None:
                     continue
                 for domain in _route_domains(route, listener):
                     if domain in claimed:  # a more specific listener on this port already serves it

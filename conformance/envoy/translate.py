@@ -181,6 +181,9 @@ def _route(
     chain += att.route.get((ns, route_name), [])
     ok, per_filter = _chain_config(chain)
     action = _route_action(entry, backends, clusters)
+    # A filter the translation does not write is never skipped (Gateway API): the rule answers 500, as the
+    # reference gateway's does.
+    ok = ok and entry.rule.unsupported_filter() is None
     if not ok or action is None:  # invalid policy, missing ExtensionRef policy, or no backend: replaced
         route["direct_response"] = direct_500()
         return route

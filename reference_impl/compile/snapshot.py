@@ -27,7 +27,7 @@ from reference_impl.compile.routes import (
 from reference_impl.compile.status import Condition, invalid
 from reference_impl.compile.targets import with_target_status
 from reference_impl.resources import AgentgatewayPolicy, Gateway, HTTPRoute, TrafficPolicy
-from reference_impl.resources.gateway_api import GATEWAY_GROUP, SUPPORTED_FILTER_TYPES, Listener, RouteRule
+from reference_impl.resources.gateway_api import GATEWAY_GROUP, Listener, RouteRule
 
 log = logging.getLogger("reference_impl.compile")
 
@@ -233,14 +233,10 @@ def _parent_problems(
 def _supported_matches(route: HTTPRoute, problems: dict[tuple[str, str], dict[str, Condition]]) -> bool:
     """A route with a match type compile cannot apply is not served at all (Accepted=False, UnsupportedValue):
     serving only its other matches could hand its requests to a less protected rule."""
-    for index, rule in enumerate(route.spec.rules):
-        for match_index, match in enumerate(rule.matches):
-            problem = match.unsupported()
-            if problem is not None:
-                where = f"spec.rules[{index}].matches[{match_index}].{problem}"
-                _note(problems, route, Condition("Accepted", "False", "UnsupportedValue", f"{where} is not supported"))
-                return False
-    return True
+    problem = route.spec.unsupported_match()
+    if problem is not None:
+        _note(problems, route, Condition("Accepted", "False", "UnsupportedValue", f"{problem} is not supported"))
+    return problem is None
 
 
 def _note(problems: dict[tuple[str, str], dict[str, Condition]], route: HTTPRoute, condition: Condition) -> None:
@@ -276,11 +272,9 @@ def _compile_rule(
         _note(problems, route, Condition("ResolvedRefs", "False", "BackendNotFound", f"{where}: {backend_error}"))
     try:
         own_policies = {p.name for p in policies if p.namespace == route.metadata.namespace}
-        for i, route_filter in enumerate(rule.filters):
-            if route_filter.type not in SUPPORTED_FILTER_TYPES:
-                raise FilterError(
-                    "UnsupportedValue", f"{where}.filters[{i}].type: filter type {route_filter.type} is not supported"
-                )
+        unsupported = rule.unsupported_filter()
+        if unsupported is not None:
+            raise FilterError("UnsupportedValue", f"{where}.{unsupported} is not supported")
         extension_refs = extension_ref_names(rule, where, dialect, own_policies)
         edit = merge_edits(
             compile_header_edit(f.request_header_modifier, f"{where}.filters[{i}].requestHeaderModifier")

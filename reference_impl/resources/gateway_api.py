@@ -124,11 +124,27 @@ class RouteRule(Model):
     filters: tuple[RouteFilter, ...] = ()
     backend_refs: tuple[BackendRef, ...] = Field(default=(), alias="backendRefs")
 
+    def unsupported_filter(self) -> str | None:
+        """The first filter whose type compile cannot apply, as "filters[i].type: filter type T", or None."""
+        for index, route_filter in enumerate(self.filters):
+            if route_filter.type not in SUPPORTED_FILTER_TYPES:
+                return f"filters[{index}].type: filter type {route_filter.type}"
+        return None
+
 
 class HTTPRouteSpec(Model):
     parent_refs: tuple[ParentRef, ...] = Field(default=(), alias="parentRefs")
     hostnames: tuple[str, ...] = ()
     rules: tuple[RouteRule, ...] = (RouteRule(),)
+
+    def unsupported_match(self) -> str | None:
+        """The first match type compile cannot apply, as "spec.rules[i].matches[j].<field>: <type>", or None."""
+        for index, rule in enumerate(self.rules):
+            for match_index, match in enumerate(rule.matches):
+                problem = match.unsupported()
+                if problem is not None:
+                    return f"spec.rules[{index}].matches[{match_index}].{problem}"
+        return None
 
 
 class HTTPRoute(Model):
