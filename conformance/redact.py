@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from reference_impl.compile.gojson import fold_name
+
 MARKER = "[REDACTED]"
 
 
@@ -106,19 +108,21 @@ class Redactor:
 
     def _add_json_entry(self, value: str) -> None:
         try:
-            document = json.loads(value)
+            pairs = json.loads(value, object_pairs_hook=list)
         except ValueError:
+            self.add_literal(value)  # not JSON: agentgateway rejects the entry, but it may still hold a key
             return
-        if not isinstance(document, dict):
+        if not isinstance(pairs, list) or not all(isinstance(p, tuple) for p in pairs):
             return
-        if isinstance(document.get("key"), str):
-            self.add(document["key"])
-            self.add_literal(value)  # the whole entry, as a JSON-escaped Secret value shows it
-            self.add(value)
-        key_hash = document.get("keyHash")
-        if isinstance(key_hash, str) and key_hash.startswith("sha256:"):
-            with self._lock:
-                self._hashes.add(key_hash.removeprefix("sha256:").lower())
+        # agentgateway decodes entries with Go's json: field names match case-insensitively (`"KEY"` is `key`).
+        for name, field_value in pairs:
+            if fold_name(name) == "KEY" and isinstance(field_value, str):
+                self.add(field_value)
+                self.add_literal(value)  # the whole entry, as a JSON-escaped Secret value shows it
+                self.add(value)
+            if fold_name(name) == "KEYHASH" and isinstance(field_value, str) and field_value.startswith("sha256:"):
+                with self._lock:
+                    self._hashes.add(field_value.removeprefix("sha256:").lower())
 
     def add_if_hashed_key(self, value: str) -> None:
         """A presented credential whose SHA-256 matches a stored keyHash is a real key: redact it too."""

@@ -47,15 +47,15 @@ Feature: agentgateway reads JSON key entries as Go's json.Unmarshal does, and na
     And the AgentgatewayPolicy "agentgateway-system/apikey-auth" condition message is "secret apikey contains invalid key bad: <message>"
 
     Examples:
-      | value                | message                                                                                   |
-      | {"key": 5}           | json: cannot unmarshal number into Go struct field APIKeyEntry.key of type string         |
-      | {"key": ["k"]}       | json: cannot unmarshal array into Go struct field APIKeyEntry.key of type string          |
-      | {"key": "k"          | unexpected end of JSON input                                                              |
-      | {"key": "k",}        | invalid character '}' looking for beginning of object key string                          |
-      | {key: "k"}           | invalid character 'k' looking for beginning of object key string                          |
-      | {"key" "k"}          | invalid character '"' after object key                                                    |
-      | {"key": "k"} extra   | invalid character 'e' after top-level value                                               |
-      | {"key": "k", "metadata": "team"} | bad StructValue: json: cannot unmarshal string into Go value of type map[string]json.RawMessage |
+      | value                                                 | message                                                                                         |
+      | {"key": 5}                                            | json: cannot unmarshal number into Go struct field APIKeyEntry.key of type string               |
+      | {"key": ["agw-bad-entry-key-d41c"]}                   | json: cannot unmarshal array into Go struct field APIKeyEntry.key of type string                |
+      | {"key": "agw-bad-entry-key-d41c"                      | unexpected end of JSON input                                                                    |
+      | {"key": "agw-bad-entry-key-d41c",}                    | invalid character '}' looking for beginning of object key string                                |
+      | {key: "agw-bad-entry-key-d41c"}                       | invalid character 'k' looking for beginning of object key string                                |
+      | {"key" "agw-bad-entry-key-d41c"}                      | invalid character '"' after object key                                                          |
+      | {"key": "agw-bad-entry-key-d41c"} extra               | invalid character 'e' after top-level value                                                     |
+      | {"key": "agw-bad-entry-key-d41c", "metadata": "team"} | bad StructValue: json: cannot unmarshal string into Go value of type map[string]json.RawMessage |
 
   Scenario: Fields an entry does not define are ignored, and names match whatever their case
     When the following resources are applied:

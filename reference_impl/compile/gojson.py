@@ -203,7 +203,7 @@ class _Scanner:
             self.i += 1
 
 
-def _fold(name: str) -> str:
+def fold_name(name: str) -> str:
     """Go's foldName: ASCII upper-cased, other runes replaced by the smallest rune of their case-fold set."""
     folded = []
     for char in name:
@@ -235,11 +235,11 @@ def unmarshal_struct(data: bytes, struct: str, fields: Mapping[str, str]) -> dic
     document = json.loads(data.decode("utf-8", errors="replace"), object_pairs_hook=_Pairs)
     if not isinstance(document, _Pairs):
         raise GoJSONError(f"json: cannot unmarshal {_json_type(document)} into Go value of type {struct}")
-    by_fold = {_fold(name): name for name in fields}
+    by_fold = {fold_name(name): name for name in fields}
     found: dict[str, Any] = {}
     first_error: GoJSONError | None = None
     for key, value in document:
-        name = key if key in fields else by_fold.get(_fold(key))
+        name = key if key in fields else by_fold.get(fold_name(key))
         if name is None:
             continue  # unknown fields are ignored
         if fields[name] == "raw":

@@ -78,6 +78,15 @@ def test_the_test_key_makes_every_form_distinct_and_the_redactor_knows_each() ->
     }
 
 
+def test_keys_in_agentgateway_json_entries_are_known_however_go_would_read_them() -> None:
+    # agentgateway decodes entries with Go's encoding/json: "KEY" fills the key field as "key" does.
+    redactor = Redactor()
+    shouting, broken = "Shouting-Entry-Key-91c2", '{"key": "Unterminated-Entry-Key-5d0e"'
+    redactor.add_manifests([{"kind": "Secret", "stringData": {"a": json.dumps({"KEY": shouting}), "b": broken}}])
+    assert redactor.redact(f"Bearer {shouting}") == f"Bearer {MARKER}"
+    assert MARKER in redactor.redact(f"value {broken}")
+
+
 def _cell(value: str) -> str:
     return value.replace("\\", "\\\\").replace("|", "\\|")
 
