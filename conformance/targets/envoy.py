@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from conformance.envoy.admin import Admin
+from conformance.envoy.divergences import REQUEST_HANDLING
 from conformance.envoy.process import EnvoyProcess, find_envoy, free_port
 from conformance.envoy.translate import EnvoyConfig, listener_ports, translate
 from conformance.envoy.xds import CDS_FILE, LDS_FILE, XdsFiles, bootstrap, rds_file
@@ -52,7 +53,8 @@ class EnvoyTarget(Target):
                 "parameter without a value gains '='. The reference gateway keeps the other parameters byte for "
                 "byte. Scenarios only use parameters that need no encoding."
             ),
-        }
+        },
+        *(divergence.report_entry() for divergence in REQUEST_HANDLING),
     ]
 
     @classmethod
