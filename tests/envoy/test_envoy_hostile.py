@@ -202,7 +202,8 @@ CASES: list[tuple[str, bytes, str | None]] = [
     ),
     (
         "Content-Length and chunked",
-        b"POST /x HTTP/1.1\r\nHost: public.example.com\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST /x HTTP/1.1\r\nHost: public.example.com\r\nContent-Length: 3\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         None,
     ),
     # header fields
