@@ -11,7 +11,7 @@ from reference_impl.auth import agentgateway, kgateway
 from reference_impl.auth.decision import Allow, Deny, Headers, RequestParts
 from reference_impl.auth.extract import first_query_param
 from reference_impl.compile.routes import Candidate, Match, Rule, host_of
-from reference_impl.gateway.observe import AccessRecord, Counters, log_access
+from reference_impl.gateway.observe import AccessLog, AccessRecord, Counters
 from reference_impl.gateway.proxy import Proxy, UpstreamError
 from reference_impl.gateway.request_target import host_problem, normalize_path
 from reference_impl.store import Store
@@ -111,10 +111,12 @@ class Gateway:
         proxy: Proxy | None = None,
         counters: Counters | None = None,
         deciders: Mapping[type, Callable[[Any, RequestParts], Allow | Deny]] | None = None,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.store = store
         self.proxy = proxy or Proxy()
         self.counters = counters or Counters()
+        self.access_log = access_log or AccessLog()
         self.deciders = dict(deciders or DECIDERS)  # replaceable so a harness can inject a known fault
 
     def listener(self, port: int) -> ASGIApp:
@@ -187,7 +189,7 @@ class Gateway:
             except UpstreamError as error:
                 status = await respond(send, error.status, error.message.encode("utf-8"))
         finally:
-            log_access(
+            self.access_log(
                 AccessRecord(
                     listener=port,
                     method=method,

@@ -13,7 +13,7 @@ from reference_impl.gateway import http1
 from reference_impl.gateway.admin import Admin, HealthSource
 from reference_impl.gateway.app import Gateway
 from reference_impl.gateway.http1 import Limits
-from reference_impl.gateway.observe import Counters
+from reference_impl.gateway.observe import AccessLog, Counters
 from reference_impl.gateway.proxy import Proxy
 from reference_impl.store import Store
 
@@ -58,12 +58,13 @@ class GatewayServer:
         deciders: Mapping[type, Any] | None = None,
         health: list[HealthSource] | None = None,
         limits: Limits | None = None,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.store = store
         self.host = host
         self.limits = limits or Limits()
         self.counters = Counters()
-        self.gateway = Gateway(store, proxy or Proxy(), self.counters, deciders)
+        self.gateway = Gateway(store, proxy or Proxy(), self.counters, deciders, access_log)
         self.admin = Admin(store, self.counters, health)
         self.ports: dict[int, int] = {}  # listener port -> local port
         self.admin_port: int | None = None
