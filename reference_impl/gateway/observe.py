@@ -96,3 +96,11 @@ class Counters:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+
+    def replace(self, snapshot: dict[str, dict[str, dict[str, int]]]) -> None:
+        """Hold exactly these counts (a supervisor's sum of its workers' snapshots)."""
+        with self._lock:
+            self._counts.clear()
+            for policy, clients in snapshot.items():
+                for client, counts in clients.items():
+                    self._counts[(policy, client)] = {"allowed": counts["allowed"], "denied": counts["denied"]}

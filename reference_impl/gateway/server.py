@@ -88,7 +88,10 @@ class GatewayServer:
     async def add_listener(self, listener_port: int, local_port: int = 0) -> int:
         if listener_port in self.ports:
             return self.ports[listener_port]
-        sock = bind(self.host, local_port)
+        return await self.serve_socket(listener_port, bind(self.host, local_port))
+
+    async def serve_socket(self, listener_port: int, sock: socket.socket) -> int:
+        """Serve a Gateway listener port on an already bound, listening socket (e.g. one shared by workers)."""
         self.ports[listener_port] = sock.getsockname()[1]
         await self._serve(self.gateway.listener(listener_port), sock)
         return self.ports[listener_port]

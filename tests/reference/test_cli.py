@@ -406,3 +406,40 @@ def test_apikey_conformance_without_the_suite_dependencies_says_how_to_get_them(
     monkeypatch.setattr(builtins, "__import__", no_pytest)
     assert conformance_cli.main([]) == 2
     assert "pip install -e '.[conformance]'" in capsys.readouterr().err
+
+
+# -- serve --workers ----------------------------------------------------------------------------------------------
+def test_serve_with_two_workers_shares_the_listener_sums_counters_and_restarts_a_dead_worker(kgateway_folder):
+    running = Running(str(kgateway_folder), "--httpbin", "--listen", "0:8080", "--admin-port", "0", "--workers", "2")
+    try:
+        port = running.wait_for(r"listener port 8080 on http://127\.0\.0\.1:(\d+)").group(1)
+        admin = running.wait_for(r"admin on (http://127\.0\.0\.1:\d+)").group(1)
+        pids = [int(running.wait_for(rf"worker {i} started \(pid (\d+)\)").group(1)) for i in range(2)]
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(10):  # fresh connections: the kernel spreads them over both workers
+            assert status_with(base, GUIDE_KEY) == 200
+            assert status_with(base, None) == 401
+
+        def counts() -> dict:
+            clients = fetch(admin, "/stats", host="localhost").json()["clients"]
+            return next(iter(clients.values()), {})
+
+        eventually(lambda: counts().get("api-key", {}).get("allowed") == 10, timeout=10)
+        assert counts()["<missing>"]["denied"] == 10
+
+        # a rotation reaches every worker
+        new_key = "rotated-key-for-workers-0123456789"
+        (kgateway_folder / "secret.yaml").write_text(SECRET_TEMPLATE.format(key=new_key), encoding="utf-8")
+        eventually(lambda: all(status_with(base, new_key) == 200 for _ in range(6)), consecutive=2)
+        assert all(status_with(base, GUIDE_KEY) == 401 for _ in range(6))
+
+        # a dead worker is reported, restarted, and its counts are kept
+        os.kill(pids[0], signal.SIGKILL)
+        running.wait_for(r"worker 0 exited with code -9; restarting")
+        running.wait_for(rf"worker 0 started \(pid (?!{pids[0]}\b)\d+\)")
+        eventually(lambda: fetch(admin, "/ready", host="localhost").status == 200, timeout=10)
+        assert all(status_with(base, new_key) == 200 for _ in range(6))
+        assert counts()["api-key"]["allowed"] >= 10
+    finally:
+        assert running.stop() == 0, "\n".join(running.lines)
+    assert GUIDE_KEY not in "\n".join(running.lines)
