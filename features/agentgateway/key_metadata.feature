@@ -38,6 +38,8 @@ Feature: agentgateway key entries with metadata, and partially valid Secrets
     Then the response status is 200
     And the AgentgatewayPolicy "agentgateway-system/apikey-auth" has condition Accepted=True with reason Valid
 
+  # "exactly one of key or keyHash" is a v1.4.0 entry rule.
+  @requires:key-hash
   Scenario: A bad entry is dropped, the good ones still work, and the policy is partially valid
     When the following resources are applied:
       """
