@@ -33,7 +33,7 @@ Feature: agentgateway key entries with metadata, and partially valid Secrets
               name: apikey
       """
     And I send a GET request to "/headers" with:
-      | part   | name          | value                     |
+      | part   | name          | value                    |
       | header | Authorization | Bearer agw-json-key-1a7f |
     Then the response status is 200
     And the AgentgatewayPolicy "agentgateway-system/apikey-auth" has condition Accepted=True with reason Valid

@@ -49,7 +49,7 @@ Feature: kgateway hides the key and names the client in one step
     And the upstream receives header "x-client-id" with value "user1"
 
     Examples:
-      | part   | name          | value                        | received              |
-      | header | Authorization | Bearer hidden-named-key-7c3d | no header             |
-      | query  | api_key       | hidden-named-key-7c3d        | no query parameter    |
-      | cookie | api_key       | hidden-named-key-7c3d        | no cookie             |
+      | part   | name          | value                        | received           |
+      | header | Authorization | Bearer hidden-named-key-7c3d | no header          |
+      | query  | api_key       | hidden-named-key-7c3d        | no query parameter |
+      | cookie | api_key       | hidden-named-key-7c3d        | no cookie          |

@@ -76,9 +76,9 @@ Feature: A route's policy replaces the Gateway's policy whole
 
   Scenario: The route's own key and header are used on the route
     When I send a GET request to "/headers" with:
-      | part   | name       | value                   |
-      | host   |            | team.example.com        |
-      | header | X-Team-Key | route-level-key-8c02e5  |
+      | part   | name       | value                  |
+      | host   |            | team.example.com       |
+      | header | X-Team-Key | route-level-key-8c02e5 |
     Then the response status is 200
     And the upstream receives header "x-client-id" with value "route-client"
 
