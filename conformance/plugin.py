@@ -145,19 +145,27 @@ class Harness:
         return target_class.profiles, (set(declared) if declared is not None else None), target_class
 
     def _versions_under_test(self, target_class: type[Target] | None) -> dict[str, VersionUnderTest]:
-        """--implementation-version for every chosen profile, else what the target knows it runs (the pins of the
-        kind and cluster targets); a profile with neither is judged against the newest API (nothing gated)."""
+        """The release each chosen profile is judged against: the one the target installs (the kind and cluster
+        targets' pins), replaced by --implementation-version for the upstream project it names. A profile with
+        neither is judged against the newest API (nothing gated)."""
         options = self.options
-        given = str(options.implementation.get("version") or "").strip()
-        if given:
-            return {p: VersionUnderTest(p, given, "--implementation-version") for p in options.profiles}
-        if target_class is None:
-            return {}
         try:
-            known = target_class.implementation_versions(options.target_options)
+            known = target_class.implementation_versions(options.target_options) if target_class else {}
         except ValueError as error:
             raise pytest.UsageError(f"--target {options.target}: {error}") from None
-        return {p: v for p, v in known.items() if p in options.profiles}
+        found = {p: v for p, v in known.items() if p in options.profiles}
+        given = str(options.implementation.get("version") or "").strip()
+        if given:
+            # Only an upstream project's own version is one of its releases; another gateway's version is not.
+            project = str(options.implementation.get("project") or "").strip().lower().rsplit("/", 1)[-1]
+            profiles = [p for p in options.profiles if project in ("", p)]
+            if not project and len(profiles) > 1:
+                raise pytest.UsageError(
+                    "--implementation-version is one project's release: choose one --profile, or name the project "
+                    "with --implementation-project (kgateway or agentgateway)"
+                )
+            found.update({p: VersionUnderTest(p, given, "--implementation-version") for p in profiles})
+        return found
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -170,9 +178,9 @@ class Harness:
                 self.meta[item.nodeid] = info
         if self.meta:
             problems = implementation_problems(self.options.implementation)
-            # A version alone only says which release to judge features against; any other field makes this a
-            # certification run, which must not start with fields Gateway API would reject.
-            given = [k for k, v in self.options.implementation.items() if v and k != "version"]
+            # A project and version alone only say which release to judge features against; an organization, URL
+            # or contact makes this a certification run, which must not start with fields Gateway API would reject.
+            given = [k for k, v in self.options.implementation.items() if v and k not in ("project", "version")]
             if given and problems:
                 raise pytest.UsageError("certification report: " + "; ".join(problems))
 

@@ -131,9 +131,15 @@ class KubeTarget(Target):
 
     # -- life cycle -------------------------------------------------------------------------------------
 
+    #: Whether a run installs the pinned releases unless the `install` option says otherwise.
+    install_default: bool = False
+
     @classmethod
     def implementation_versions(cls, options: Mapping[str, Any]) -> dict[str, VersionUnderTest]:
-        """The releases the pins in clusters/versions.yaml name (or a `<name>_version` target option)."""
+        """The releases a run installs: those clusters/versions.yaml pins (or a `<name>_version` target option).
+        A run that installs nothing cannot know what the cluster runs, so it names no release."""
+        if not opts.flag(options, "install", cls.install_default):
+            return {}
         recipes = _recipes(options)
         return {
             name: VersionUnderTest(

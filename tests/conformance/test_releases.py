@@ -211,6 +211,7 @@ def test_the_catalogue_reads_requirements_from_scenario_rule_and_feature_tags(tm
 
 
 def test_the_kube_targets_judge_against_their_pins_or_an_overriding_target_option() -> None:
+    from conformance.targets.cluster import ClusterTarget
     from conformance.targets.kind import KindTarget
 
     pins = yaml.safe_load((load_recipes().root / "versions.yaml").read_text())["implementations"]
@@ -219,6 +220,10 @@ def test_the_kube_targets_judge_against_their_pins_or_an_overriding_target_optio
     assert found["kgateway"].source.endswith("versions.yaml")
     override = KindTarget.implementation_versions({"kgateway_version": "v2.2.9"})["kgateway"]
     assert (override.version, override.source) == ("v2.2.9", "target option kgateway_version")
+    # A run that installs nothing cannot know the cluster's release: it names none.
+    assert KindTarget.implementation_versions({"install": "false"}) == {}
+    assert ClusterTarget.implementation_versions({}) == {}
+    assert ClusterTarget.implementation_versions({"install": "true"}) == found
 
 
 def test_a_run_judged_against_an_older_release_reports_not_supported_with_the_reason(run_suite) -> None:
@@ -249,6 +254,24 @@ def test_a_run_judged_against_an_older_release_reports_not_supported_with_the_re
     assert profile["result"] == "success"  # NOT_SUPPORTED is out of the statistics
     assert "judged as agentgateway v1.2.1 (--implementation-version)" in run.output
     assert report["certification"]["eligible"] is False  # a version alone is not a certification run
+
+
+def test_an_implementation_version_is_the_release_of_the_upstream_project_it_names(run_suite) -> None:
+    run = run_suite(
+        "--implementation-version", "v1.2.1", "--implementation-project", "agentgateway", "-k", "Permissive or guide"
+    )
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.profile("agentgateway")["implementationVersion"]["version"] == "v1.2.1"
+    assert "implementationVersion" not in run.profile("kgateway")  # v1.2.1 is not a kgateway release
+    assert {s["result"] for s in run.report["scenarios"] if s["profile"] == "kgateway"} == {"passed"}
+    # Another gateway's own version is no upstream release: nothing is judged against it.
+    run = run_suite("--implementation-version", "v1.2.1", "--implementation-project", "example-gateway", "-k", "guide")
+    assert run.returncode == 0, run.output[-3000:]
+    assert all("implementationVersion" not in p for p in run.report["profiles"])
+    # Without a project, one version cannot be both projects' release.
+    run = run_suite("--implementation-version", "v1.2.1", "-k", "guide")
+    assert run.returncode == 4
+    assert "--implementation-version is one project's release" in run.output
 
 
 def test_a_kind_run_marks_what_its_pins_lack_not_supported_before_anything_starts(run_suite) -> None:
