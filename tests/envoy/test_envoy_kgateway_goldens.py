@@ -236,34 +236,31 @@ GATEWAY_CONFIG = expected(("client1", "client2"), [{"header": "api-key"}], {"hid
 OVERRIDE_CONFIG = expected(("client3", "client4"), [{"header": "x-api-key"}], {})
 
 
-def test_api_key_auth_override() -> None:
-    """A route policy replaces the Gateway's on every route of the HTTPRoute: credentials, sources and forwarding."""
+def overridden(rules: tuple[str, str], override_target: str) -> dict[str, dict[str, Any]]:
+    """The override goldens' input: a Gateway policy and a route policy with other keys, source and forwarding.
+    Checks the Gateway's config sits on the RouteConfiguration and returns the routes by path."""
     cfg = translated(
-        route("/status", "/get"),
+        route(*rules),
         secret("api-keys-gateway", "client1", "client2"),
         secret("api-keys-route", "client3", "client4"),
         GATEWAY_POLICY,
-        policy("api-key-auth-route-override", OVERRIDE_AUTH, ROUTE_TARGET),
+        policy("api-key-auth-route-override", OVERRIDE_AUTH, override_target),
     )
     assert_disabled_listener_filter(cfg)
     assert per_route(route_config(cfg)) == GATEWAY_CONFIG
-    routes = routes_by_path(cfg)
+    return routes_by_path(cfg)
+
+
+def test_api_key_auth_override() -> None:
+    """A route policy replaces the Gateway's on every route of the HTTPRoute: credentials, sources and forwarding."""
+    routes = overridden(("/status", "/get"), ROUTE_TARGET)
     assert per_route(routes["/status"]) == per_route(routes["/get"]) == OVERRIDE_CONFIG
 
 
 def test_api_key_auth_override_section() -> None:
     """A rule policy (sectionName) replaces the Gateway's on that rule; the other inherits the RouteConfiguration's."""
     section_target = "[{group: gateway.networking.k8s.io, kind: HTTPRoute, name: example-route, sectionName: rule-get}]"
-    cfg = translated(
-        route("/status rule-status", "/get rule-get"),
-        secret("api-keys-gateway", "client1", "client2"),
-        secret("api-keys-route", "client3", "client4"),
-        GATEWAY_POLICY,
-        policy("api-key-auth-route-override", OVERRIDE_AUTH, section_target),
-    )
-    assert_disabled_listener_filter(cfg)
-    assert per_route(route_config(cfg)) == GATEWAY_CONFIG
-    routes = routes_by_path(cfg)
+    routes = overridden(("/status rule-status", "/get rule-get"), section_target)
     assert per_route(routes["/status"]) is None
     assert per_route(routes["/get"]) == OVERRIDE_CONFIG
     assert routes["/get"]["name"].endswith("-rule-get-matcher-0")  # kgateway's names carry the rule name too
