@@ -102,7 +102,10 @@ def test_a_bad_releases_file_is_refused_naming_the_entry(overrides: dict, proble
 def test_scenario_tags_name_a_capability_or_a_minimum_release() -> None:
     found = requirements(["kgateway", "requires:duplicate-keys", "since:kgateway=v2.4.1", "slow"], "kgateway", "here")
     assert [(r.profile, str(r.since)) for r in found] == [("kgateway", "v2.5.0"), ("kgateway", "v2.4.1")]
-    assert found[0].describe().startswith("the same client and key in two selected Secrets collapse")
+    assert found[0].describe() == (
+        "duplicate key handling (the same client and key collapse; one key under two clients is Invalid) "
+        "first appears in kgateway v2.5.0"
+    )
     assert found[1].describe() == "@since:kgateway=v2.4.1 first appears in kgateway v2.4.1"
     assert requirements(["APIKeyAuth", "agentgateway"], "agentgateway", "here") == ()
 
