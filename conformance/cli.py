@@ -5,9 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import pytest
-
 from conformance.suite import features_dir
+
+MISSING_EXTRA = (
+    "apikey-conformance needs the suite's dependencies ({name} is not installed): "
+    "pip install -e '.[conformance]', or run it through `python3 -m tox -e conformance`"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -15,6 +18,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Every argument is passed on: `apikey-conformance --target envoy --profile kgateway --alluredir out`.
     """
+    try:
+        import pytest
+        import pytest_bdd  # noqa: F401  (the scenarios need it; fail here, not deep inside pytest)
+    except ImportError as error:
+        print(MISSING_EXTRA.format(name=error.name), file=sys.stderr)
+        return 2
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in args):
         print(main.__doc__)

@@ -258,8 +258,8 @@ class Harness:
                 say(f"starting target {options.target!r} for profile(s) {', '.join(options.profiles)}")
                 try:
                     target.start()
-                except TargetUnavailable:  # e.g. a dry run: every scenario skips with its reason
-                    raise
+                except TargetUnavailable:
+                    raise  # not a failure: the target cannot run here (or a dry run printed its plan)
                 except Exception as error:
                     raise TargetError(f"target {options.target!r} could not start: {error}") from error
                 say(f"target {options.target!r} ready in {time.monotonic() - started:.1f}s")

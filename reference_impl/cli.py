@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -15,6 +16,7 @@ from reference_impl.compile.snapshot import BackendMap
 from reference_impl.errors import ManifestError
 from reference_impl.folder import SUFFIXES, ManifestFolder, manifest_files, read_problem
 from reference_impl.gateway.admin import health_of
+from reference_impl.gateway.observe import AccessLog
 from reference_impl.gateway.server import GatewayServer, PortInUse
 from reference_impl.health import HealthLog, snapshot_health
 from reference_impl.resources import parse_manifest
@@ -169,7 +171,9 @@ async def _serve(args: argparse.Namespace) -> int:
             return 2
         if not store.list():
             log.warning("%s holds no manifests yet: every request gets 404 until it does", args.folder)
-        server = GatewayServer(store, host=args.host, health=sources)
+        # At the default level the access log is written in batches, a few times a second, not a write per request.
+        access_log = AccessLog(sys.stderr) if log.isEnabledFor(logging.INFO) else AccessLog()
+        server = GatewayServer(store, host=args.host, health=sources, access_log=access_log)
         try:
             await server.start(listeners, None if args.admin_port < 0 else args.admin_port)
         except PortInUse as error:
@@ -185,15 +189,24 @@ async def _serve(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda sig=sig: (received.append(sig.name), stop.set()))
         watcher = None if args.no_watch else asyncio.create_task(folder.watch(stop))
+        flusher = asyncio.create_task(_flush_every(access_log, 0.2, stop))
         await stop.wait()
         log.info("stopping (%s)", received[0] if received else "stop requested")
         if watcher:
             await watcher
         await server.stop()
+        await flusher
         return 0
     finally:
         if httpbin:
             httpbin.stop()
+
+
+async def _flush_every(access_log: AccessLog, seconds: float, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+        access_log.flush()
 
 
 def _keygen(args: argparse.Namespace) -> int:

@@ -43,6 +43,10 @@ class Target(ABC):
     supported_features: frozenset[str] | None = None
     #: True when apply() has taken full effect by the time it returns (no propagation to wait for).
     applies_synchronously: bool = False
+    #: True when wait_applied() returns only once the data plane answers with the new configuration (a snapshot
+    #: generation, an xDS version the proxy acknowledged). Consecutive matching answers then need no pause between
+    #: them; a target that cannot confirm this (a cluster) keeps Gateway API's poll interval.
+    confirms_applied: bool = False
 
     @classmethod
     def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:
