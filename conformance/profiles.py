@@ -31,7 +31,8 @@ class Profile:
 
 # What each feature name means; a scenario carries one profile tag and one feature tag.
 FEATURES: dict[str, str] = {
-    "APIKeyAuth": "the guide's flow: Secret by name, default key location, 401 without a key, 200 with it",
+    "APIKeyAuth": "the guide's flow: Secret by name, default key location, 401 without a key, 200 with it; a policy on "
+    "an HTTPRoute",
     "APIKeyAuthSecretSelector": "Secrets chosen by label selector",
     "APIKeyAuthCustomHeader": "the key read from a header named by the policy",
     "APIKeyAuthQuerySource": "the key read from a query parameter",

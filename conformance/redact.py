@@ -22,6 +22,15 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 MARKER = "[REDACTED]"
+# The `"key": "..."` member of an agentgateway JSON entry, found by text where the entry does not parse.
+_QUOTED_KEY = re.compile(r'"key"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _json_string(escaped: str) -> str:
+    try:
+        return str(json.loads(f'"{escaped}"'))
+    except ValueError:
+        return escaped
 
 
 def _lower_hex(encoded: str) -> str:
@@ -108,8 +117,12 @@ class Redactor:
         try:
             document = json.loads(value)
         except ValueError:
-            return
+            document = None
         if not isinstance(document, dict):
+            # An entry the gateway refuses (a typo in its JSON) may still hold a real key: register what it holds.
+            self.add(value)
+            for quoted in _QUOTED_KEY.findall(value):
+                self.add(_json_string(quoted))
             return
         if isinstance(document.get("key"), str):
             self.add(document["key"])

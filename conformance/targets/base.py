@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.releases import VersionUnderTest
+
 
 class TargetUnavailable(Exception):
     """The target cannot run on this machine (no Docker, no cluster, no binary). The message is the skip reason."""
@@ -50,6 +52,12 @@ class Target(ABC):
     def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:
         """Why this target cannot run here, or None. Checked before start(); never starts anything."""
         return None
+
+    @classmethod
+    def implementation_versions(cls, options: Mapping[str, Any]) -> dict[str, VersionUnderTest]:
+        """Profile -> the implementation release this target runs, when that is known before it starts (the
+        releases the kind and cluster targets install); empty when it is not. Never starts anything."""
+        return {}
 
     @abstractmethod
     def start(self) -> None: ...

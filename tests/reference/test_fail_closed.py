@@ -80,11 +80,12 @@ def test_extension_ref_of_an_unknown_kind_answers_500(group, kind):
 
 
 def test_agentgateway_resolves_no_extension_ref():
+    # agentgateway's translator drops the whole route: its requests find no route (404), never the upstream.
     store = make_store(
         gateway(cls="agentgateway"),
         route(rules=[rule(filters=[extension_ref("p", "AgentgatewayPolicy", "agentgateway.dev")])]),
     )
-    assert decide(store) is DENY_INVALID_FILTER
+    assert pick(store) is None
     assert route_problems(store)["Accepted"] == (
         "IncompatibleFilters",
         "spec.rules[0].filters[0].extensionRef: unsupported ExtensionRef: agentgateway.dev/AgentgatewayPolicy",
