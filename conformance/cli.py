@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Sequence
 
@@ -18,12 +19,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Every argument is passed on: `apikey-conformance --target envoy --profile kgateway --alluredir out`.
     """
-    try:
-        import pytest
-        import pytest_bdd  # noqa: F401  (the scenarios need it; fail here, not deep inside pytest)
-    except ImportError as error:
-        print(MISSING_EXTRA.format(name=error.name), file=sys.stderr)
+    # Looked up, not imported: pytest must import pytest-bdd itself to rewrite its assertions.
+    missing = next((name for name in ("pytest", "pytest_bdd") if importlib.util.find_spec(name) is None), None)
+    if missing:
+        print(MISSING_EXTRA.format(name=missing), file=sys.stderr)
         return 2
+    import pytest
+
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in args):
         print(main.__doc__)

@@ -392,18 +392,12 @@ def test_validate_reports_what_the_controller_would_say(tmp_path):
 
 
 def test_apikey_conformance_without_the_suite_dependencies_says_how_to_get_them(monkeypatch, capsys):
-    import builtins
+    import importlib.util
 
     from conformance import cli as conformance_cli
 
-    real_import = builtins.__import__
-
-    def no_pytest(name, *args, **kwargs):
-        if name == "pytest":
-            raise ImportError("No module named 'pytest'", name="pytest")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_pytest)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pytest" else real(name))
     assert conformance_cli.main([]) == 2
     assert "pip install -e '.[conformance]'" in capsys.readouterr().err
 
