@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Sequence
 
-import pytest
-
 from conformance.suite import features_dir
+
+MISSING_EXTRA = (
+    "apikey-conformance needs the suite's dependencies ({name} is not installed): "
+    "pip install -e '.[conformance]', or run it through `python3 -m tox -e conformance`"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -15,6 +19,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Every argument is passed on: `apikey-conformance --target envoy --profile kgateway --alluredir out`.
     """
+    # Looked up, not imported: pytest must import pytest-bdd itself to rewrite its assertions.
+    missing = next((name for name in ("pytest", "pytest_bdd") if importlib.util.find_spec(name) is None), None)
+    if missing:
+        print(MISSING_EXTRA.format(name=missing), file=sys.stderr)
+        return 2
+    import pytest
+
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in args):
         print(main.__doc__)

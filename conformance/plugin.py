@@ -20,6 +20,7 @@ from conformance import allure_results
 from conformance.options import HarnessOptions, add_options
 from conformance.profiles import FEATURES, PROFILES, feature_selected
 from conformance.redact import REDACTOR, redact_log_records
+from conformance.releases import VersionUnderTest, is_version_tag, newer_features, version_gap
 from conformance.report import (
     FAILED,
     INFRASTRUCTURE,
@@ -69,6 +70,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(config.stash[HARNESS_KEY], "apikey-conformance-harness")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_bdd_apply_tag(tag: str, function: Any) -> Any:
+    """`@requires:` / `@since:` tags are read from the scenario (conformance.scenarios), not made pytest markers."""
+    return True if is_version_tag(tag) else None
+
+
 def _check_allure_rootdir(config: pytest.Config) -> None:
     """allure-pytest-bdd names results by the feature file's path under the rootdir: fail early and clearly."""
     if not getattr(config.option, "allure_report_dir", None):
@@ -104,6 +111,8 @@ class Harness:
         self.meta: dict[str, ScenarioInfo] = {}
         self.results: dict[str, ScenarioResult] = {}
         self.supported: dict[str, set[str]] = {}
+        self.under_test: dict[str, VersionUnderTest] = {}  # profile -> the release its scenarios are judged against
+        self.newer: dict[str, dict[str, str]] = {}  # profile -> features newer than that release -> first release
         self.target: Target | None = None
         self.target_problem: BaseException | None = None  # why start_target() failed, for every scenario
         self.deselected = 0
@@ -124,16 +133,39 @@ class Harness:
         return self._options
 
     # -- selection ----------------------------------------------------------------------------------------
-    def _target_support(self) -> tuple[frozenset[str], set[str] | None, str | None]:
-        """(profiles, declared features or None for all, reason the target cannot load or None)."""
+    def _target_support(self) -> tuple[frozenset[str], set[str] | None, type[Target] | None]:
+        """(profiles, declared features or None for all, the target class or None if it cannot load)."""
         try:
             target_class = load_target(self.options.target)
-        except TargetUnavailable as error:
-            return frozenset(PROFILES), None, str(error)
+        except TargetUnavailable:
+            return frozenset(PROFILES), None, None
         except ValueError as error:
             raise pytest.UsageError(f"--target: {error}") from None
         declared = getattr(target_class, "supported_features", None)
-        return target_class.profiles, (set(declared) if declared is not None else None), None
+        return target_class.profiles, (set(declared) if declared is not None else None), target_class
+
+    def _versions_under_test(self, target_class: type[Target] | None) -> dict[str, VersionUnderTest]:
+        """The release each chosen profile is judged against: the one the target installs (the kind and cluster
+        targets' pins), replaced by --implementation-version for the upstream project it names. A profile with
+        neither is judged against the newest API (nothing gated)."""
+        options = self.options
+        try:
+            known = target_class.implementation_versions(options.target_options) if target_class else {}
+        except ValueError as error:
+            raise pytest.UsageError(f"--target {options.target}: {error}") from None
+        found = {p: v for p, v in known.items() if p in options.profiles}
+        given = str(options.implementation.get("version") or "").strip()
+        if given:
+            # Only an upstream project's own version is one of its releases; another gateway's version is not.
+            project = str(options.implementation.get("project") or "").strip().lower().rsplit("/", 1)[-1]
+            profiles = [p for p in options.profiles if project in ("", p)]
+            if not project and len(profiles) > 1:
+                raise pytest.UsageError(
+                    "--implementation-version is one project's release: choose one --profile, or name the project "
+                    "with --implementation-project (kgateway or agentgateway)"
+                )
+            found.update({p: VersionUnderTest(p, given, "--implementation-version") for p in profiles})
+        return found
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -146,8 +178,10 @@ class Harness:
                 self.meta[item.nodeid] = info
         if self.meta:
             problems = implementation_problems(self.options.implementation)
-            given = [k for k, v in self.options.implementation.items() if v]
-            if given and problems:  # a certification run: refuse to start with fields Gateway API would reject
+            # A project and version alone only say which release to judge features against; an organization, URL
+            # or contact makes this a certification run, which must not start with fields Gateway API would reject.
+            given = [k for k, v in self.options.implementation.items() if v and k not in ("project", "version")]
+            if given and problems:
                 raise pytest.UsageError("certification report: " + "; ".join(problems))
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
@@ -168,15 +202,18 @@ class Harness:
         if not any(info for _, info in scenario_items):
             return
         options = self.options
-        target_profiles, declared, _ = self._target_support()
+        target_profiles, declared, target_class = self._target_support()
         chosen = options.supported_features if options.supported_features is not None else declared
+        self.under_test = self._versions_under_test(target_class)
         for name in options.profiles:
+            self.newer[name] = newer_features(name, self.under_test.get(name))
             self.supported[name] = {
                 f
                 for f in PROFILES[name].features
                 if name in target_profiles
                 and feature_selected(chosen, name, f)
                 and not feature_selected(options.exempt_features, name, f)
+                and f not in self.newer[name]
             }
         kept, deselected = [], []
         for item, info in scenario_items:
@@ -189,9 +226,12 @@ class Harness:
                 deselected.append(item)
                 continue
             kept.append(item)
+            gap = version_gap(info.profile, info.feature, info.requirements, self.under_test.get(info.profile))
             if info.profile not in target_profiles:
                 reason = f"target {options.target!r} does not implement the {info.profile} profile"
                 item.add_marker(pytest.mark.skip(reason=NOT_SUPPORTED_PREFIX + reason))
+            elif gap and (info.feature in self.newer[info.profile] or info.feature in self.supported[info.profile]):
+                item.add_marker(pytest.mark.skip(reason=NOT_SUPPORTED_PREFIX + gap))
             elif info.feature not in self.supported[info.profile]:
                 reason = f"feature {info.feature} is not supported by the implementation ({info.profile} profile)"
                 item.add_marker(pytest.mark.skip(reason=NOT_SUPPORTED_PREFIX + reason))
@@ -218,6 +258,8 @@ class Harness:
                 say(f"starting target {options.target!r} for profile(s) {', '.join(options.profiles)}")
                 try:
                     target.start()
+                except TargetUnavailable:
+                    raise  # not a failure: the target cannot run here (or a dry run printed its plan)
                 except Exception as error:
                     raise TargetError(f"target {options.target!r} could not start: {error}") from error
                 say(f"target {options.target!r} ready in {time.monotonic() - started:.1f}s")
@@ -346,6 +388,10 @@ class Harness:
             implementation=options.implementation,
             expected=expected,
             divergences=divergences,
+            versions_under_test={
+                name: {"version": v.version, "source": v.source, "newerFeatures": self.newer.get(name, {})}
+                for name, v in self.under_test.items()
+            },
         )
         self.report = report
         path = options.report_path if report["run"]["complete"] else subset_path(options.report_path)
@@ -381,6 +427,13 @@ class Harness:
         write("")
         for profile in report["profiles"]:
             write(f"{profile['name']}: {profile['result'].upper()}  ({profile['summary']})")
+            judged = profile.get("implementationVersion")
+            if judged:
+                newer = ", ".join(f"{f} ({since})" for f, since in judged["newerFeatures"].items())
+                write(
+                    f"  judged as {profile['name']} {judged['version']} ({judged['source']})"
+                    + (f"; not supported by that release: {newer}" if newer else "")
+                )
         for result in self.results.values():
             if result.outcome in (FAILED, INFRASTRUCTURE):
                 label = "FAILED" if result.outcome == FAILED else "INFRASTRUCTURE ERROR"

@@ -31,9 +31,9 @@ class Profile:
 
 # What each feature name means; a scenario carries one profile tag and one feature tag.
 FEATURES: dict[str, str] = {
-    "APIKeyAuth": "the guide's flow: Secret by name, default key location, 401 without a key, 200 with it",
+    "APIKeyAuth": "the guide's flow: Secret by name, default key location, 401 without a key, 200 with it; a policy on "
+    "an HTTPRoute",
     "APIKeyAuthSecretSelector": "Secrets chosen by label selector",
-    "APIKeyAuthSelectorExpressions": "Secrets chosen by label selector expressions (In, NotIn, Exists, DoesNotExist)",
     "APIKeyAuthCustomHeader": "the key read from a header named by the policy",
     "APIKeyAuthQuerySource": "the key read from a query parameter",
     "APIKeyAuthCookieSource": "the key read from a cookie",
@@ -81,7 +81,6 @@ PROFILES: dict[str, Profile] = {
             "APIKeyAuthForwardCredential",
             "APIKeyAuthSectionName",
             "APIKeyAuthCrossNamespaceSecret",
-            "APIKeyAuthSelectorExpressions",
         ),
     ),
     "agentgateway": Profile(

@@ -24,6 +24,15 @@ from urllib.parse import quote, quote_plus
 from reference_impl.compile.gojson import fold_name
 
 MARKER = "[REDACTED]"
+# The `"key": "..."` member of an agentgateway JSON entry, found by text where the entry does not parse.
+_QUOTED_KEY = re.compile(r'"key"\s*:\s*"((?:[^"\\]|\\.)*)"', re.IGNORECASE)  # Go matches names by case
+
+
+def _json_string(escaped: str) -> str:
+    try:
+        return str(json.loads(f'"{escaped}"'))
+    except ValueError:
+        return escaped
 
 
 def _lower_hex(encoded: str) -> str:
@@ -110,9 +119,12 @@ class Redactor:
         try:
             pairs = json.loads(value, object_pairs_hook=list)
         except ValueError:
-            self.add_literal(value)  # not JSON: agentgateway rejects the entry, but it may still hold a key
-            return
+            pairs = None
         if not isinstance(pairs, list) or not all(isinstance(p, tuple) for p in pairs):
+            # An entry the gateway refuses (a typo in its JSON) may still hold a real key: register what it holds.
+            self.add(value)
+            for quoted in _QUOTED_KEY.findall(value):
+                self.add(_json_string(quoted))
             return
         # agentgateway decodes entries with Go's json: field names match case-insensitively (`"KEY"` is `key`).
         for name, field_value in pairs:

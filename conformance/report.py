@@ -153,10 +153,12 @@ def build_report(
     implementation: Mapping[str, Any],
     expected: Mapping[str, Iterable[tuple[str, str, str]]] | None = None,
     divergences: list[dict[str, str]] | None = None,
+    versions_under_test: Mapping[str, Mapping[str, Any]] | None = None,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """`supported` maps profile -> supported feature names; `expected` maps profile -> (id, feature, name) of
-    every scenario a complete run of it runs (None: whatever ran is complete)."""
+    every scenario a complete run of it runs (None: whatever ran is complete); `versions_under_test` maps
+    profile -> {version, source, newerFeatures}: the implementation release its scenarios were judged against."""
     ran = {r.id for r in results}
     report: dict[str, Any] = {
         "apiVersion": API_VERSION,
@@ -200,12 +202,14 @@ def build_report(
                 supported.get(name, set()),
                 [scenario_name for feature, scenario_name in missing if feature in features],
             )
+        judged = (versions_under_test or {}).get(name)
         report["profiles"].append(
             {
                 "name": name,
                 "description": profile.description,
                 "result": _worst(s["result"] for s in sections.values()),
                 "summary": _summary_line(sections["core"], sections["extended"]),
+                **({"implementationVersion": dict(judged)} if judged else {}),
                 **sections,
             }
         )

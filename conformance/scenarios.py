@@ -18,6 +18,7 @@ from pytest_bdd.gherkin_parser import get_gherkin_document
 from pytest_bdd.scenario import scenario_wrapper_template_registry  # how pytest-bdd itself maps items to scenarios
 
 from conformance.profiles import FEATURES, PROFILES
+from conformance.releases import Requirement, requirements
 
 EXAMPLE_PARAMETER = "_pytest_bdd_example"  # pytest-bdd's parameter for Scenario Outline examples
 
@@ -30,6 +31,7 @@ class ScenarioInfo:
     name: str
     feature_title: str = ""  # the Gherkin `Feature:` line
     example_line: int | None = None
+    requirements: tuple[Requirement, ...] = ()  # `@requires:` / `@since:` tags: releases it needs beyond its feature's
 
     @property
     def level(self) -> str:
@@ -74,6 +76,13 @@ def _tagged(tags: Iterable[str], where: str) -> tuple[str, str]:
     return profiles[0], features[0]
 
 
+def _requirements(tags: Iterable[str], profile: str, where: str) -> tuple[Requirement, ...]:
+    try:
+        return requirements(tags, profile, where)
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
 def catalogue(features_root: Path) -> dict[str, ScenarioInfo]:
     """Every scenario of every feature file (each Outline example on its own), by id."""
     found: dict[str, ScenarioInfo] = {}
@@ -84,11 +93,13 @@ def catalogue(features_root: Path) -> dict[str, ScenarioInfo]:
         for scenario, rule_tags in _scenarios(feature.children):
             tags = feature_tags + rule_tags + tuple(t.name.lstrip("@") for t in scenario.tags)
             line = scenario.location.line
-            profile, feature_name = _tagged(tags, f"{scenario.name!r} ({relative}:{line})")
+            where = f"{scenario.name!r} ({relative}:{line})"
+            profile, feature_name = _tagged(tags, where)
+            needs = _requirements(tags, profile, where)
             rows = example_lines(path, line) if scenario.examples else [None]
             for row in rows:
                 info = ScenarioInfo(
-                    scenario_id(relative, line, row), profile, feature_name, scenario.name, feature.name, row
+                    scenario_id(relative, line, row), profile, feature_name, scenario.name, feature.name, row, needs
                 )
                 found[info.id] = info
     return found
@@ -100,7 +111,10 @@ def item_info(item: pytest.Item, features_root: Path) -> ScenarioInfo | None:
     template = scenario_wrapper_template_registry.get(obj) if obj is not None else None
     if template is None:
         return None
-    profile, feature_name = _tagged((m.name for m in item.iter_markers()), f"{template.name!r} ({item.nodeid})")
+    where = f"{template.name!r} ({item.nodeid})"
+    profile, feature_name = _tagged((m.name for m in item.iter_markers()), where)
+    rule_tags = template.rule.tags if template.rule is not None else set()
+    needs = _requirements(sorted(template.tags | template.feature.tags | rule_tags), profile, where)
     path = Path(template.feature.filename)
     try:
         relative = path.resolve().relative_to(features_root.resolve()).as_posix()
@@ -119,6 +133,7 @@ def item_info(item: pytest.Item, features_root: Path) -> ScenarioInfo | None:
         template.name,
         template.feature.name,
         row,
+        needs,
     )
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,11 +18,13 @@ from reference_impl.compile.snapshot import BackendMap
 from reference_impl.errors import ManifestError
 from reference_impl.folder import SUFFIXES, ManifestFolder, manifest_files, read_problem
 from reference_impl.gateway.admin import health_of
-from reference_impl.gateway.server import GatewayServer, PortInUse
+from reference_impl.gateway.observe import AccessLog, Counters
+from reference_impl.gateway.server import GatewayServer, PortInUse, bind
 from reference_impl.health import HealthLog, snapshot_health
 from reference_impl.resources import parse_manifest, read_manifest_file
 from reference_impl.store import Store
 from reference_impl.upstream import HttpbinServer
+from reference_impl.workers import Supervisor, parse_socket_arg, report_counters, worker_command
 
 log = logging.getLogger("reference_impl")
 
@@ -42,6 +46,16 @@ def _release(value: str) -> dict[str, str]:
         return parse_release(value)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number of at least 1")
+    return number
 
 
 def _labels(values: Sequence[str]) -> dict[str, str]:
@@ -92,6 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
         "resources are then not served at all; /ready reports them). Default: refuse to start",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="gateway processes sharing the listeners, one core each (default 1); the admin endpoint sums their "
+        "counters",
+    )
+    # A worker's own arguments, given by its supervising process.
+    serve.add_argument("--worker-sockets", help=argparse.SUPPRESS)
+    serve.add_argument("--worker-stats-fd", type=int, help=argparse.SUPPRESS)
 
     httpbin = sub.add_parser("httpbin", help="run the embedded httpbin upstream alone")
     httpbin.add_argument("--host", default="127.0.0.1")
@@ -155,6 +179,9 @@ def _rejected_at_start(folder: ManifestFolder) -> bool:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    # A reload parses and compiles in a worker thread; a short switch interval lets the serving loop take the GIL
+    # back within a millisecond instead of five, so requests barely notice a large rotation.
+    sys.setswitchinterval(0.001)
     httpbin: HttpbinServer | None = None
     services = {}
     try:
@@ -178,6 +205,8 @@ async def _serve(args: argparse.Namespace) -> int:
                 args.folder,
             )
             return 2
+        if args.worker_sockets:
+            return await _run(args, store, folder, sources, parse_socket_arg(args.worker_sockets))
         listeners = dict(args.listen) or {
             listener.port: listener.port for gateway in store.list("Gateway") for listener in gateway.spec.listeners
         }
@@ -190,31 +219,78 @@ async def _serve(args: argparse.Namespace) -> int:
             return 2
         if not store.list():
             log.warning("%s holds no manifests yet: every request gets 404 until it does", args.folder)
-        server = GatewayServer(store, host=args.host, health=sources)
         try:
-            await server.start(listeners, None if args.admin_port < 0 else args.admin_port)
+            sockets = {port: bind(args.host, local) for port, local in listeners.items()}
         except PortInUse as error:
             log.error("%s", error)
             return 2
-        for listener_port, local_port in sorted(server.ports.items()):
-            log.info("listener port %d on http://%s:%d", listener_port, args.host, local_port)
-        if server.admin_url:
-            log.info("admin on %s (/ready /status /stats /config)", server.admin_url)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        received: list[str] = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, lambda sig=sig: (received.append(sig.name), stop.set()))
-        watcher = None if args.no_watch else asyncio.create_task(folder.watch(stop))
-        await stop.wait()
-        log.info("stopping (%s)", received[0] if received else "stop requested")
-        if watcher:
-            await watcher
-        await server.stop()
-        return 0
+        for listener_port, sock in sorted(sockets.items()):
+            log.info("listener port %d on http://%s:%d", listener_port, args.host, sock.getsockname()[1])
+        extra = ["--backend", f"httpbin={httpbin.url}"] if httpbin else []
+        return await _run(args, store, folder, sources, sockets, worker_command(args.argv, extra))
     finally:
         if httpbin:
             httpbin.stop()
+
+
+async def _run(
+    args: argparse.Namespace,
+    store: Store,
+    folder: ManifestFolder,
+    sources: list,
+    sockets: dict[int, socket.socket],
+    worker_argv: list[str] | None = None,
+) -> int:
+    """Serve until SIGINT/SIGTERM: the listeners here (one process), or through workers (--workers N > 1)."""
+    supervisor = None
+    if worker_argv is not None and args.workers > 1:
+        supervisor = Supervisor(worker_argv, sockets, args.workers, Counters())
+        sources.append(supervisor.health)
+    # At the default level the access log is written in batches, a few times a second, not a write per request.
+    access_log = AccessLog(sys.stderr) if log.isEnabledFor(logging.INFO) else AccessLog()
+    server = GatewayServer(store, host=args.host, health=sources, access_log=access_log)
+    if supervisor is not None:
+        server.counters = server.admin.counters = supervisor.counters
+    try:
+        await server.start({}, None if args.admin_port < 0 or args.worker_sockets else args.admin_port)
+    except PortInUse as error:
+        log.error("%s", error)
+        return 2
+    if supervisor is None:
+        for listener_port, sock in sockets.items():
+            await server.serve_socket(listener_port, sock)
+    else:
+        await supervisor.start()
+    if server.admin_url:
+        log.info("admin on %s (/ready /status /stats /config)", server.admin_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    received: list[str] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda sig=sig: (received.append(sig.name), stop.set()))
+    tasks = [asyncio.create_task(_flush_every(access_log, 0.2, stop))]
+    if not args.no_watch:
+        tasks.append(asyncio.create_task(folder.watch(stop)))
+    if supervisor is not None:
+        tasks.append(asyncio.create_task(supervisor.watch(stop)))
+    if args.worker_stats_fd is not None:
+        tasks.append(asyncio.create_task(report_counters(server.counters, args.worker_stats_fd, stop)))
+    await stop.wait()
+    if not args.worker_sockets:
+        log.info("stopping (%s)", received[0] if received else "stop requested")
+    if supervisor is not None:
+        await supervisor.stop()
+    await asyncio.gather(*tasks)
+    await server.stop()
+    access_log.flush()
+    return 0
+
+
+async def _flush_every(access_log: AccessLog, seconds: float, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+        access_log.flush()
 
 
 def _keygen(args: argparse.Namespace) -> int:
@@ -304,6 +380,7 @@ def controller_problems(resources: list) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # a supervisor starts its workers with the same
     if args.command == "serve":
         _configure_logging(args.log_level)
         try:

@@ -272,6 +272,11 @@ def _listener(port: int, local_port: int, route_config: dict[str, Any], rds_path
     hcm = {
         "@type": HCM_TYPE,
         "stat_prefix": f"port_{port}",
+        # What kgateway sets on every HTTP connection manager (its irtranslator's initializeHCM); the rest stays
+        # at Envoy's defaults, as on a kgateway Gateway.
+        "normalize_path": True,
+        "merge_slashes": True,
+        "use_remote_address": True,
         "rds": {
             "route_config_name": route_config["name"],
             "config_source": {"path_config_source": {"path": rds_path}, "resource_api_version": "V3"},

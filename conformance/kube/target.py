@@ -39,6 +39,7 @@ from conformance.kube.recipes import (
 )
 from conformance.kube.tools import ToolCheck, check_tools, skew_note, tool_problems
 from conformance.kube.versions import Version
+from conformance.releases import VersionUnderTest
 from conformance.targets.base import PolicyCondition, Target, TargetUnavailable
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,13 @@ NAMESPACE_DELETE_TIMEOUT = 180.0
 #: How long a listener's port-forward is retried while its Service gains the port or its proxy pod starts.
 FORWARD_TIMEOUT = 120.0
 VERSION_OPTIONS = ("gateway_api_version", "kgateway_version", "agentgateway_version")
+
+
+def _recipes(options: Mapping[str, Any]) -> Recipes:
+    clusters = opts.text(options, "clusters_dir")
+    return load_recipes(
+        Path(clusters) if clusters else None, {k: options[k] for k in VERSION_OPTIONS if options.get(k)}
+    )
 
 
 class Api(Protocol):
@@ -99,10 +107,7 @@ class KubeTarget(Target):
     ) -> None:
         self.options = dict(options)
         self.implementations = opts.implementations(options)
-        clusters = opts.text(options, "clusters_dir")
-        self.recipes: Recipes = load_recipes(
-            Path(clusters) if clusters else None, {k: options[k] for k in VERSION_OPTIONS if options.get(k)}
-        )
+        self.recipes: Recipes = _recipes(options)
         work_dir = opts.text(options, "work_dir")
         self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="apikey-conformance-"))
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -125,6 +130,38 @@ class KubeTarget(Target):
         self._forwards: dict[int, PortForward] = {}
 
     # -- life cycle -------------------------------------------------------------------------------------
+
+    #: Whether a run installs the pinned releases unless the `install` option says otherwise.
+    install_default: bool = False
+
+    @classmethod
+    def implementation_versions(cls, options: Mapping[str, Any]) -> dict[str, VersionUnderTest]:
+        """The releases a run installs: those clusters/versions.yaml pins (or a `<name>_version` target option).
+        A run that installs nothing cannot know what the cluster runs, so it names no release."""
+        if not opts.flag(options, "install", cls.install_default):
+            return {}
+        recipes = _recipes(options)
+        return {
+            name: VersionUnderTest(
+                name,
+                impl.version,
+                f"target option {name}_version" if impl.overridden else f"{recipes.root / 'versions.yaml'}",
+            )
+            for name, impl in recipes.implementations.items()
+        }
+
+    def versions(self) -> dict[str, str]:
+        """The releases of Gateway API and of each implementation's charts: installed by this run, or only
+        pinned (a cluster the run did not install may hold others)."""
+        note = "" if self.installs else " (pinned; not installed by this run)"
+        found = {"gateway-api": f"{self.recipes.gateway_api_version} {self.recipes.gateway_api_channel}{note}"}
+        found.update({impl.name: f"{impl.version}{note}" for impl in self._selected()})
+        return found
+
+    def gateway_api(self) -> tuple[str, str]:
+        if not self.installs:
+            return super().gateway_api()
+        return self.recipes.gateway_api_version, self.recipes.gateway_api_channel
 
     @classmethod
     @abstractmethod

@@ -119,7 +119,7 @@ def scenario_context(request: pytest.FixtureRequest, conformance_target: Target)
     meta = harness.meta.get(request.node.nodeid)
     profile = PROFILES[meta.profile] if meta else PROFILES["kgateway"]
     settings = harness.options.consistency
-    if conformance_target.applies_synchronously and settings.interval_between_matches is None:
+    if conformance_target.confirms_applied and settings.interval_between_matches is None:
         settings = replace(settings, interval_between_matches=0.0)
     context = ScenarioContext(conformance_target, profile, settings)
     try:

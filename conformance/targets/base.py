@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.releases import VersionUnderTest
+
 
 class TargetUnavailable(Exception):
     """The target cannot run on this machine (no Docker, no cluster, no binary). The message is the skip reason."""
@@ -41,11 +43,21 @@ class Target(ABC):
     supported_features: frozenset[str] | None = None
     #: True when apply() has taken full effect by the time it returns (no propagation to wait for).
     applies_synchronously: bool = False
+    #: True when wait_applied() returns only once the data plane answers with the new configuration (a snapshot
+    #: generation, an xDS version the proxy acknowledged). Consecutive matching answers then need no pause between
+    #: them; a target that cannot confirm this (a cluster) keeps Gateway API's poll interval.
+    confirms_applied: bool = False
 
     @classmethod
     def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:
         """Why this target cannot run here, or None. Checked before start(); never starts anything."""
         return None
+
+    @classmethod
+    def implementation_versions(cls, options: Mapping[str, Any]) -> dict[str, VersionUnderTest]:
+        """Profile -> the implementation release this target runs, when that is known before it starts (the
+        releases the kind and cluster targets install); empty when it is not. Never starts anything."""
+        return {}
 
     @abstractmethod
     def start(self) -> None: ...

@@ -27,7 +27,7 @@ class ClusterTarget(KubeTarget):
 
     @classmethod
     def required_tools(cls, options: Mapping[str, Any]) -> list[str]:
-        install = opts.flag(options, "install", False)
+        install = opts.flag(options, "install", cls.install_default)
         tools = []
         if install or not opts.gateway_urls(options):
             tools.append("kubectl")  # install steps and port-forwards
@@ -62,7 +62,7 @@ class ClusterTarget(KubeTarget):
 
     @property
     def installs(self) -> bool:
-        return opts.flag(self.options, "install", False)
+        return opts.flag(self.options, "install", self.install_default)
 
     def _access(self) -> KubeAccess:
         return _access(self.options)

@@ -45,6 +45,7 @@ def _clusters_root(options: Mapping[str, Any]) -> Path:
 
 class KindTarget(KubeTarget):
     name = "kind"
+    install_default = True
 
     def __init__(
         self, options: Mapping[str, Any], *, cluster_factory: Callable[..., Any] = _kind_cluster, **kwargs: Any
@@ -53,7 +54,7 @@ class KindTarget(KubeTarget):
         self.cluster_name = opts.text(options, "cluster_name", DEFAULT_CLUSTER_NAME) or DEFAULT_CLUSTER_NAME
         self.reuse = opts.flag(options, "reuse", True)
         self.keep = opts.flag(options, "keep", False)
-        self.install = opts.flag(options, "install", True)
+        self.install = opts.flag(options, "install", self.install_default)
         self.node_image = opts.text(options, "node_image")
         self.kubeconfig = opts.text(options, "kubeconfig") or str(
             self.work_dir / f"kind-{self.cluster_name}.kubeconfig"
@@ -64,7 +65,7 @@ class KindTarget(KubeTarget):
 
     @classmethod
     def required_tools(cls, options: Mapping[str, Any]) -> list[str]:
-        return ["kind", "kubectl"] + (["helm"] if opts.flag(options, "install", True) else [])
+        return ["kind", "kubectl"] + (["helm"] if opts.flag(options, "install", cls.install_default) else [])
 
     @classmethod
     def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:

@@ -21,6 +21,7 @@ class ReferenceTarget(Target):
     name = "reference"
     profiles = frozenset({"kgateway", "agentgateway"})
     applies_synchronously = True  # the store recompiles inside apply()
+    confirms_applied = True
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         self.options = options

@@ -33,11 +33,13 @@ Feature: agentgateway key entries with metadata, and partially valid Secrets
               name: apikey
       """
     And I send a GET request to "/headers" with:
-      | part   | name          | value                     |
+      | part   | name          | value                    |
       | header | Authorization | Bearer agw-json-key-1a7f |
     Then the response status is 200
     And the AgentgatewayPolicy "agentgateway-system/apikey-auth" has condition Accepted=True with reason Valid
 
+  # "exactly one of key or keyHash" is a v1.4.0 entry rule.
+  @requires:key-hash
   Scenario: A bad entry is dropped, the good ones still work, and the policy is partially valid
     When the following resources are applied:
       """

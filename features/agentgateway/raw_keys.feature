@@ -1,4 +1,5 @@
-@agentgateway @APIKeyAuth
+# The scenarios read the key from a query parameter (location, agentgateway v1.2.0) to send its newline.
+@agentgateway @APIKeyAuth @since:agentgateway=v1.2.0
 Feature: agentgateway uses a raw key exactly as stored, not trimmed
   A Secret entry that does not start with `{` is a raw key, and agentgateway's controller keeps its bytes as they
   are: only the test for JSON trims. `kubectl create secret generic --from-file` stores a file's trailing newline,

@@ -56,6 +56,14 @@ Feature: kgateway tries several key sources in list order
     Then the response status is 401
     And the response body is "Client authentication failed."
 
+  # envoyproxy/envoy test/extensions/filters/http/api_key_auth/api_key_auth_test.cc, OrderOfKeySources
+  Scenario: A wrong key in the query is not rescued by the right key in a later cookie
+    When I send a GET request to "/headers" with:
+      | part   | name       | value                     |
+      | query  | api_key    | wrong-key-000000          |
+      | cookie | auth_token | multi-source-key-81d2c7a0 |
+    Then the response status is 401
+
   Scenario: An empty earlier source falls through to the next one
     When I send a GET request to "/anything" with:
       | part   | name      | value                     |

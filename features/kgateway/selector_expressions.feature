@@ -1,4 +1,5 @@
-@kgateway @APIKeyAuthSelectorExpressions
+# matchExpressions is newer than every kgateway release so far (conformance/feature_releases.yaml).
+@kgateway @APIKeyAuthSecretSelector @requires:secret-selector-expressions
 Feature: kgateway selects key Secrets by label selector expressions
   kgateway's newest API gives `secretSelector` the `matchExpressions` of a Kubernetes label selector: each
   requirement is `In`, `NotIn`, `Exists` or `DoesNotExist`, and all of them and every `matchLabels` pair must hold.

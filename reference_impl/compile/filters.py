@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from reference_impl.auth.decision import Headers
 from reference_impl.http_syntax import header_name_problem, header_value_problem
-from reference_impl.resources.gateway_api import HeaderModifier, RouteRule
+from reference_impl.resources.gateway_api import HeaderModifier, HTTPRoute, RouteRule
 
 
 class FilterError(Exception):
@@ -63,6 +63,20 @@ def merge_edits(edits: Iterable[HeaderEdit]) -> HeaderEdit | None:
 
 # The policy kind each dialect's controller resolves an ExtensionRef filter to.
 EXTENSION_KINDS: dict[str, tuple[str, str]] = {"TrafficPolicy": ("gateway.kgateway.dev", "TrafficPolicy")}
+
+
+def unsupported_extension_ref(route: HTTPRoute, dialect: str) -> FilterError | None:
+    """agentgateway resolves no ExtensionRef at all: one such filter on any rule leaves the whole HTTPRoute
+    unprogrammed (its translator drops the route), so its requests find no route. None for other dialects."""
+    if dialect in EXTENSION_KINDS:
+        return None
+    for index, rule in enumerate(route.spec.rules):
+        for position, route_filter in enumerate(rule.filters):
+            ref = route_filter.extension_ref
+            if route_filter.type == "ExtensionRef" and ref is not None:
+                field = f"spec.rules[{index}].filters[{position}].extensionRef"
+                return FilterError("IncompatibleFilters", f"{field}: unsupported ExtensionRef: {ref.group}/{ref.kind}")
+    return None
 
 
 def extension_ref_names(rule: RouteRule, where: str, dialect: str, exists: Iterable[str]) -> list[str]:

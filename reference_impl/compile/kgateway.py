@@ -71,8 +71,12 @@ def _selected_secrets(policy: TrafficPolicy, auth: APIKeyAuth, inventory: Invent
             to_name=s.metadata.name,
         )
     ]
-    if not allowed:
-        raise TranslationError("failed to get secrets by selector: missing reference grant")
+    if not allowed:  # kgateway's wording since 2.4 (translator golden api-key-auth-selector-no-matching-secret)
+        raise TranslationError(
+            "failed to get secrets by selector: missing reference grant: create a ReferenceGrant in the namespace "
+            f'of the referenced Secret allowing references from group "{KGATEWAY_GROUP}" kind "TrafficPolicy" '
+            f'in namespace "{namespace}"'
+        )
     return allowed
 
 

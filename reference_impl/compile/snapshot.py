@@ -11,7 +11,13 @@ from reference_impl.auth.decision import Deny
 from reference_impl.auth.kgateway import DENY_INVALID_POLICY
 from reference_impl.compile.agentgateway import compile_agentgateway_policy
 from reference_impl.compile.attachment import Attached, most_specific, reaching
-from reference_impl.compile.filters import FilterError, compile_header_edit, extension_ref_names, merge_edits
+from reference_impl.compile.filters import (
+    FilterError,
+    compile_header_edit,
+    extension_ref_names,
+    merge_edits,
+    unsupported_extension_ref,
+)
 from reference_impl.compile.inventory import Inventory
 from reference_impl.compile.kgateway import Disabled, compile_traffic_policy
 from reference_impl.compile.routes import (
@@ -182,7 +188,12 @@ def compile_snapshot(
         own = [p for p in policies if p.kind == dialect]
         _replace_on_invalid_gateway_policy(gateway, own, replaced_ports)
         for order, route in enumerate(routes):
-            for listener in attached_listeners(gateway, route):
+            listeners = list(attached_listeners(gateway, route))
+            unsupported = unsupported_extension_ref(route, dialect) if listeners else None
+            if unsupported is not None:
+                _note(route_problems, route, Condition("Accepted", "False", unsupported.reason, unsupported.message))
+                continue
+            for listener in listeners:
                 hosts = effective_hostnames(listener, route)
                 if hosts is None:
                     continue

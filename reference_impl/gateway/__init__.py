@@ -1,1 +1,1 @@
-"""The serving side: the ASGI gateway app, the upstream proxy, the admin app and the uvicorn runner."""
+"""The serving side: the ASGI gateway app, its HTTP/1.1 server, the upstream pools and proxy, the admin app."""

@@ -11,8 +11,9 @@ from reference_impl.auth import agentgateway, kgateway
 from reference_impl.auth.decision import Allow, Deny, Headers, RequestParts
 from reference_impl.auth.extract import first_query_param
 from reference_impl.compile.routes import Candidate, Match, Rule, host_of
-from reference_impl.gateway.observe import AccessRecord, Counters, log_access
+from reference_impl.gateway.observe import AccessLog, AccessRecord, Counters
 from reference_impl.gateway.proxy import Proxy, UpstreamError
+from reference_impl.gateway.request_target import host_problem, normalize_path
 from reference_impl.store import Store
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -43,6 +44,34 @@ def select(candidates: tuple[Candidate, ...], path: str, method: str, headers: H
         if matches(candidate.match, path, method, headers, query):
             return candidate.rule
     return None
+
+
+class BadRequest:
+    """Why a request cannot be routed safely; the client gets 400 with this reason."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def request_target(headers: Headers, raw_path: bytes) -> tuple[str, bytes] | BadRequest:
+    """(routing host, normalised path) or why not. Exactly one valid Host (RFC 9112 section 3.2), and the path as
+    kgateway's Envoy normalises it: routing and forwarding then see the same host and the same path."""
+    authority = None
+    for name, value in headers:
+        if name == b"host":
+            if authority is not None:
+                return BadRequest("duplicate Host header")
+            authority = value
+    if authority is None:
+        return BadRequest("missing Host header")
+    if host_problem(authority):
+        return BadRequest("invalid Host header")
+    path = normalize_path(raw_path) if raw_path != b"*" else raw_path
+    if path is None:
+        return BadRequest("invalid request path")
+    return host_of(authority.decode("ascii")), path
 
 
 _date_cache: list = [0, b""]
@@ -82,10 +111,12 @@ class Gateway:
         proxy: Proxy | None = None,
         counters: Counters | None = None,
         deciders: Mapping[type, Callable[[Any, RequestParts], Allow | Deny]] | None = None,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.store = store
         self.proxy = proxy or Proxy()
         self.counters = counters or Counters()
+        self.access_log = access_log or AccessLog()
         self.deciders = dict(deciders or DECIDERS)  # replaceable so a harness can inject a known fault
 
     def listener(self, port: int) -> ASGIApp:
@@ -103,30 +134,32 @@ class Gateway:
         started = time.perf_counter()
         headers: Headers = scope["headers"]
         method: str = scope["method"]
-        path: str = scope["path"]
-        authority = next((v for k, v in headers if k == b"host"), None)
-        host = host_of(authority.decode("latin-1")) if authority else ""
         rule: Rule | None = None
-        decision_name, client = "no-route", None
+        host = path_text = ""
+        decision_name, client = "bad-request", None
         status = 0  # stays 0 only if the client went away before a response started
         try:
-            if authority is None:
-                status = await respond(send, 400, b"missing Host header")
+            target = request_target(headers, scope.get("raw_path") or scope["path"].encode("utf-8"))
+            if isinstance(target, BadRequest):
+                status = await respond(send, 400, target.reason.encode())
                 return
+            host, path = target
+            # Routes match the same normalised path the upstream receives.
+            path_text = path.decode("latin-1")
+            decision_name = "no-route"
             table = self.store.snapshot.table(port)
             query: bytes = scope.get("query_string", b"")
-            rule = select(table.candidates(host), path, method, headers, query) if table else None
+            rule = select(table.candidates(host), path_text, method, headers, query) if table else None
             if rule is None:
                 status = await respond(send, 404, b"no route matches this request")
                 return
-            parts = RequestParts(headers, query)
             auth = rule.auth
             if auth is None:
                 decision: Allow | Deny = Allow(headers, query, outcome="no-auth")
             elif isinstance(auth, Deny):
                 decision = auth
             else:
-                decision = self.deciders[type(auth)](auth, parts)
+                decision = self.deciders[type(auth)](auth, RequestParts(headers, query))
             if isinstance(decision, Deny):
                 decision_name = decision.reason
                 if rule.policy and decision.reason != "invalid-policy":
@@ -151,16 +184,17 @@ class Gateway:
                     base_url=rule.backend,
                     headers=forward_headers,
                     query_string=decision.query_string,
+                    path=path,
                 )
             except UpstreamError as error:
                 status = await respond(send, error.status, error.message.encode("utf-8"))
         finally:
-            log_access(
+            self.access_log(
                 AccessRecord(
                     listener=port,
                     method=method,
                     host=host,
-                    path=path,
+                    path=path_text,
                     route=rule.label if rule else None,
                     policy=rule.policy if rule else None,
                     decision=decision_name,

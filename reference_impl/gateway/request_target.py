@@ -4,7 +4,7 @@ kgateway sets `normalize_path: true` and `merge_slashes: true` and leaves `path_
 Envoy's default (keep `%2F` and `%5C` as they are). Envoy then routes on, and forwards, one path: RFC 3986 dot
 segments removed, escapes of unreserved characters decoded, `\\` read as `/`, repeated slashes merged. The gateway
 does the same, so the path it matches routes against is exactly the path the upstream receives. Every rule below
-was checked against a real Envoy 1.40 with kgateway's settings (tests/envoy/test_envoy_paths.py).
+was checked against a real Envoy 1.40 with kgateway's settings (tests/envoy/test_envoy_hostile.py).
 """
 
 from __future__ import annotations

@@ -1,20 +1,19 @@
-"""Serving the gateway with uvicorn: one server per listener port (plus admin), in the caller's loop or a thread."""
+"""Serving the gateway: one HTTP/1.1 server per listener port (plus admin), in the caller's loop or a thread."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import socket
 import threading
 from collections.abc import Mapping
 from typing import Any
 
-import uvicorn
-
+from reference_impl.gateway import http1
 from reference_impl.gateway.admin import Admin, HealthSource
 from reference_impl.gateway.app import Gateway
-from reference_impl.gateway.observe import Counters
+from reference_impl.gateway.http1 import Limits
+from reference_impl.gateway.observe import AccessLog, Counters
 from reference_impl.gateway.proxy import Proxy
 from reference_impl.store import Store
 
@@ -47,20 +46,6 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _uvicorn_server(app: Any) -> uvicorn.Server:
-    config = uvicorn.Config(
-        app,
-        http="httptools",
-        lifespan="off",
-        access_log=False,  # the gateway writes its own access log without query strings
-        proxy_headers=False,  # the gateway is the edge: a client's X-Forwarded-* must not replace the real peer
-        log_level="warning",
-        server_header=False,
-        date_header=False,  # upstream responses carry their own Date; local replies add one
-    )
-    return uvicorn.Server(config)
-
-
 class GatewayServer:
     """The reference gateway serving a Store: listener ports map to local sockets, plus an admin socket."""
 
@@ -72,15 +57,19 @@ class GatewayServer:
         proxy: Proxy | None = None,
         deciders: Mapping[type, Any] | None = None,
         health: list[HealthSource] | None = None,
+        limits: Limits | None = None,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.store = store
         self.host = host
+        self.limits = limits or Limits()
         self.counters = Counters()
-        self.gateway = Gateway(store, proxy or Proxy(), self.counters, deciders)
+        self.gateway = Gateway(store, proxy or Proxy(), self.counters, deciders, access_log)
         self.admin = Admin(store, self.counters, health)
         self.ports: dict[int, int] = {}  # listener port -> local port
         self.admin_port: int | None = None
-        self._servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+        self._servers: list[http1.Listening] = []
+        self._stopped: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -88,6 +77,7 @@ class GatewayServer:
     async def start(self, listeners: Mapping[int, int], admin_port: int | None = None) -> None:
         """Serve each listener port on its local port (0 = ephemeral) and the admin app if asked."""
         self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
         for listener_port, local_port in listeners.items():
             await self.add_listener(listener_port, local_port)
         if admin_port is not None:
@@ -98,30 +88,27 @@ class GatewayServer:
     async def add_listener(self, listener_port: int, local_port: int = 0) -> int:
         if listener_port in self.ports:
             return self.ports[listener_port]
-        sock = bind(self.host, local_port)
+        return await self.serve_socket(listener_port, bind(self.host, local_port))
+
+    async def serve_socket(self, listener_port: int, sock: socket.socket) -> int:
+        """Serve a Gateway listener port on an already bound, listening socket (e.g. one shared by workers)."""
         self.ports[listener_port] = sock.getsockname()[1]
         await self._serve(self.gateway.listener(listener_port), sock)
         return self.ports[listener_port]
 
     async def _serve(self, app: Any, sock: socket.socket) -> None:
-        server = _uvicorn_server(app)
-        task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
-        while not server.started and not task.done():
-            await asyncio.sleep(0.005)
-        if task.done():
-            task.result()  # surfaces the startup error
-        self._servers.append((server, task))
+        self._servers.append(await http1.serve(app, sock, self.limits))
 
     async def wait(self) -> None:
-        await asyncio.gather(*(task for _, task in self._servers))
+        assert self._stopped is not None, "start() first"
+        await self._stopped.wait()
 
     async def stop(self) -> None:
-        for server, _ in self._servers:
-            server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*(task for _, task in self._servers), return_exceptions=True)
-        self._servers.clear()
+        servers, self._servers = self._servers, []
+        await asyncio.gather(*(server.close() for server in servers), return_exceptions=True)
         await self.gateway.proxy.close()
+        if self._stopped is not None:
+            self._stopped.set()
 
     # -- in a background thread (embedding: the conformance target, notebooks, tests) ----------------------
     def start_in_thread(self, listeners: Mapping[int, int] | None = None, admin_port: int | None = 0) -> None:

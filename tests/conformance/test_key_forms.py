@@ -81,10 +81,19 @@ def test_the_test_key_makes_every_form_distinct_and_the_redactor_knows_each() ->
 def test_keys_in_agentgateway_json_entries_are_known_however_go_would_read_them() -> None:
     # agentgateway decodes entries with Go's encoding/json: "KEY" fills the key field as "key" does.
     redactor = Redactor()
-    shouting, broken = "Shouting-Entry-Key-91c2", '{"key": "Unterminated-Entry-Key-5d0e"'
-    redactor.add_manifests([{"kind": "Secret", "stringData": {"a": json.dumps({"KEY": shouting}), "b": broken}}])
+    shouting, unparsed = "Shouting-Entry-Key-91c2", '{"Key": "Unterminated-Entry-Key-5d0e"'
+    redactor.add_manifests([{"kind": "Secret", "stringData": {"a": json.dumps({"KEY": shouting}), "b": unparsed}}])
     assert redactor.redact(f"Bearer {shouting}") == f"Bearer {MARKER}"
-    assert MARKER in redactor.redact(f"value {broken}")
+    assert redactor.redact("Bearer Unterminated-Entry-Key-5d0e") == f"Bearer {MARKER}"
+
+
+def test_a_key_in_a_json_entry_that_does_not_parse_is_still_redacted() -> None:
+    # The gateway refuses such an entry, but a typo in the JSON does not make the key in it any less secret.
+    redactor = Redactor()
+    broken = {"typo": '{"key": "typo-key-0e1f", "metadata": {', "unquoted": '{"key": "esc\\"aped-key-77"'}
+    redactor.add_manifests([{"kind": "Secret", "stringData": broken}])
+    for presented in ("Bearer typo-key-0e1f", 'esc"aped-key-77', broken["typo"], quote("typo-key-0e1f")):
+        assert redactor.redact(f"<{presented}>") in ("<Bearer [REDACTED]>", "<[REDACTED]>"), presented
 
 
 def _cell(value: str) -> str:

@@ -470,3 +470,130 @@ class Served:
         reply = fetch(self.admin, path, host="localhost")
         assert reply.status == 200, reply.text
         return reply.json()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# An upstream that records every request it receives (for "nothing reaches a protected upstream" checks)
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass
+class Received:
+    method: bytes
+    target: bytes
+    headers: list[tuple[bytes, bytes]]
+
+    def header(self, name: bytes) -> list[bytes]:
+        return [v for k, v in self.headers if k == name]
+
+
+class RecordingUpstream:
+    """A keep-alive HTTP/1.1 upstream in a thread that answers `200 ok` and records each request head. A request
+    whose path starts with /hang is recorded and never answered (a hung upstream)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        self.received: list[Received] = []
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="recording-upstream")
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head[:-4].split(b"\r\n")
+                method, target, _ = lines[0].split(b" ", 2)
+                headers = [(k.strip().lower(), v.strip()) for k, _, v in (line.partition(b":") for line in lines[1:])]
+                self.received.append(Received(method, target, headers))
+                length = next((int(v) for k, v in headers if k == b"content-length"), 0)
+                if length:
+                    await reader.readexactly(length)
+                elif any(k == b"transfer-encoding" for k, _ in headers):
+                    while True:  # drain a chunked body
+                        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                        await reader.readexactly(size + 2)
+                        if size == 0:
+                            break
+                if target.startswith(b"/hang"):
+                    await asyncio.sleep(3600)
+                body = b"" if method == b"HEAD" else b"ok"
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\n" + body)
+                await writer.drain()
+        except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0, limit=1 << 20))
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self.loop.run_forever()
+        server.close()
+        for task in asyncio.all_tasks(self.loop):
+            task.cancel()
+        self.loop.run_until_complete(asyncio.sleep(0))
+        self.loop.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> RecordingUpstream:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+
+def send_raw(base: str, data: bytes, timeout: float = 5) -> bytes:
+    """Send bytes on a fresh connection and read until the server closes it (the caller ends with
+    `Connection: close`, or sends something the server must close on)."""
+    parsed = urlsplit(base)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout) as sock:
+        sock.sendall(data)
+        received = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            received += chunk
+        return received
+
+
+def statuses(raw: bytes) -> list[int]:
+    """The status codes of every complete response in a raw byte stream, in order (pipelined responses and
+    interim 100s included), read by their framing."""
+    found: list[int] = []
+    while raw.startswith(b"HTTP/1.1 "):
+        head, sep, rest = raw.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        status = int(head[9:12])
+        found.append(status)
+        fields = {
+            k.strip().lower(): v.strip() for k, _, v in (line.partition(b":") for line in head.split(b"\r\n")[1:])
+        }
+        if status < 200:
+            raw = rest
+        elif b"content-length" in fields:
+            raw = rest[int(fields[b"content-length"]) :]
+        elif fields.get(b"transfer-encoding") == b"chunked":
+            while True:
+                size_line, _, rest = rest.partition(b"\r\n")
+                size = int(size_line.split(b";")[0] or b"0", 16)
+                rest = rest[size + 2 :]
+                if size == 0:
+                    break
+            raw = rest
+        else:
+            break
+    return found

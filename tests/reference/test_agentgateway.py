@@ -15,6 +15,7 @@ from refsupport import (
     gateway,
     header_values,
     make_store,
+    pick,
     route,
     rule,
     secret,
@@ -382,6 +383,33 @@ def test_more_precise_target_wins():
     assert isinstance(decide(store, path="/a"), Allow)  # the rule policy's Optional mode, whole
     assert decide(store, ("authorization", "Bearer gw-key"), path="/b").client == "g"
     assert_deny(decide(store, path="/b"), AG_MISSING)
+
+
+def test_an_extension_ref_leaves_the_whole_route_unprogrammed():
+    # agentgateway's translator resolves no ExtensionRef (not even to an AgentgatewayPolicy): the route, all of its
+    # rules, is dropped with IncompatibleFilters, so its requests find no route; other routes are unaffected.
+    extref = {
+        "type": "ExtensionRef",
+        "extensionRef": {"group": "agentgateway.dev", "kind": "AgentgatewayPolicy", "name": "ap"},
+    }
+    store = ag_store(
+        route(
+            "ext",
+            hostnames=["ext.example.com"],
+            rules=[rule(path="/private", filters=[extref]), rule(path="/public")],
+        ),
+        mode="Optional",
+    )
+    for path in ("/private", "/public"):  # only the catch-all route "r" (no hostnames) is left to answer
+        chosen = pick(store, host="ext.example.com", path=path)
+        assert chosen is not None and chosen.route == "default/r"
+    conditions = store.snapshot.route_status[("default", "ext")]
+    assert [(c.type, c.status, c.reason) for c in conditions] == [("Accepted", "False", "IncompatibleFilters")]
+    assert conditions[0].message == (
+        "spec.rules[0].filters[0].extensionRef: unsupported ExtensionRef: agentgateway.dev/AgentgatewayPolicy"
+    )
+    assert isinstance(decide(store, ("authorization", "Bearer key-alice")), Allow)  # the other route is served
+    assert ("default", "r") not in store.snapshot.route_status
 
 
 # -- the decision function on its own ---------------------------------------------------------------------------------

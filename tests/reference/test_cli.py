@@ -321,3 +321,145 @@ def test_validate_release_chooses_the_api_servers_crds(tmp_path):
     unknown = cli("validate", "--release", "kgateway=v9", str(policy))
     assert unknown.returncode == 2
     assert "unknown kgateway release 'v9'; vendored: main, v2.3.x" in unknown.stderr
+
+
+# -- serve: start-up, ports, signals -----------------------------------------------------------------------------
+def test_serve_refuses_to_start_when_a_file_is_rejected(kgateway_folder):
+    (kgateway_folder / "traffic-policy.yaml").write_text(
+        (EXAMPLES / "kgateway" / "traffic-policy.yaml").read_text() + "    secretSelector: {matchLabels: {a: b}}\n"
+    )
+    (kgateway_folder / "broken.yaml").write_text("kind: List\nitems: 5\n")
+    result = cli("serve", str(kgateway_folder), "--listen", "0:8080", "--admin-port", "-1")
+    assert result.returncode == 2
+    assert "traffic-policy.yaml" in result.stderr and "exactly one of" in result.stderr
+    assert "broken.yaml" in result.stderr
+    assert "not serving: 2 file(s)" in result.stderr and "--allow-rejected" in result.stderr
+    assert "last good" not in result.stderr  # there is none at start-up: the message must not claim one
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_allow_rejected_serves_the_rest_and_ready_says_what_was_rejected(kgateway_folder):
+    (kgateway_folder / "broken.yaml").write_text("kind: List\nitems: 5\n")
+    running = Running(str(kgateway_folder), "--httpbin", "--listen", "0:8080", "--admin-port", "0", "--allow-rejected")
+    try:
+        port = running.wait_for(r"listener port 8080 on http://127\.0\.0\.1:(\d+)").group(1)
+        admin = running.wait_for(r"admin on (http://127\.0\.0\.1:\d+)").group(1)
+        base = f"http://127.0.0.1:{port}"
+        assert status_with(base, None) == 401 and status_with(base, GUIDE_KEY) == 200
+        ready = fetch(admin, "/ready", host="localhost")
+        assert ready.status == 200
+        assert ready.text.startswith("degraded") and "broken.yaml" in ready.text and "not loaded" in ready.text
+        status = fetch(admin, "/status", host="localhost").json()
+        assert any("broken.yaml" in line for line in status["problems"]["degraded"])
+        running.wait_for(r"degraded: rejected .*broken\.yaml")  # the log says it too, once
+    finally:
+        assert running.stop() == 0, "\n".join(running.lines)
+
+
+def test_serve_reports_a_port_in_use_with_a_hint(kgateway_folder):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = cli("serve", str(kgateway_folder), "--listen", f"{port}:8080", "--admin-port", "-1", "--no-watch")
+    assert result.returncode == 2
+    assert f"127.0.0.1:{port} is already in use" in result.stderr and "--listen" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_an_empty_folder_says_one_clear_thing(tmp_path):
+    result = cli("serve", str(tmp_path), "--admin-port", "-1")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "nothing to serve" in result.stderr and "--listen" in result.stderr
+
+
+def test_serve_stops_on_sigterm_and_says_so(kgateway_folder):
+    running = Running(str(kgateway_folder), "--listen", "0:8080", "--admin-port", "-1")
+    running.wait_for(r"listener port 8080")
+    assert running.stop() == 0
+    assert any(line == "stopping (SIGTERM)" for line in running.lines)
+
+
+# -- validate: every input gets a verdict, never a traceback ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x00\xff\xfe\x89PNG", "not a text file"),
+        (b"a: " + b"[" * 3000 + b"]" * 3000, "nested more than 64 levels deep"),
+        (b"kind: List\nitems: 5\n", "items: expected a list of manifests; got int"),
+        (b"apiVersion: v1\nkind: Secret\nmetadata: {name: apikey\n", "not valid YAML at line 4, column 1"),
+    ],
+)
+def test_validate_gives_each_bad_file_one_clear_line(tmp_path, content, message):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    result = cli("validate", str(path))
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert result.stderr.count(str(path)) == 1  # the path once, not twice
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_an_empty_folder_fails(tmp_path):
+    result = cli("validate", str(tmp_path))
+    assert result.returncode == 1
+    assert "no manifest files" in result.stderr
+
+
+def test_validate_reports_what_the_controller_would_say(tmp_path):
+    (tmp_path / "policy.yaml").write_text((EXAMPLES / "kgateway" / "traffic-policy.yaml").read_text())
+    lenient = cli("validate", str(tmp_path))
+    assert lenient.returncode == 0
+    assert "note: TrafficPolicy" in lenient.stderr and "not accepted" in lenient.stderr
+    strict = cli("validate", "--strict", str(tmp_path))
+    assert strict.returncode == 1 and "error: TrafficPolicy" in strict.stderr
+
+
+def test_apikey_conformance_without_the_suite_dependencies_says_how_to_get_them(monkeypatch, capsys):
+    import importlib.util
+
+    from conformance import cli as conformance_cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pytest" else real(name))
+    assert conformance_cli.main([]) == 2
+    assert "pip install -e '.[conformance]'" in capsys.readouterr().err
+
+
+# -- serve --workers ----------------------------------------------------------------------------------------------
+def test_serve_with_two_workers_shares_the_listener_sums_counters_and_restarts_a_dead_worker(kgateway_folder):
+    running = Running(str(kgateway_folder), "--httpbin", "--listen", "0:8080", "--admin-port", "0", "--workers", "2")
+    try:
+        port = running.wait_for(r"listener port 8080 on http://127\.0\.0\.1:(\d+)").group(1)
+        admin = running.wait_for(r"admin on (http://127\.0\.0\.1:\d+)").group(1)
+        pids = [int(running.wait_for(rf"worker {i} started \(pid (\d+)\)").group(1)) for i in range(2)]
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(10):  # fresh connections: the kernel spreads them over both workers
+            assert status_with(base, GUIDE_KEY) == 200
+            assert status_with(base, None) == 401
+
+        def counts() -> dict:
+            clients = fetch(admin, "/stats", host="localhost").json()["clients"]
+            return next(iter(clients.values()), {})
+
+        eventually(lambda: counts().get("api-key", {}).get("allowed") == 10, timeout=10)
+        assert counts()["<missing>"]["denied"] == 10
+
+        # a rotation reaches every worker
+        new_key = "rotated-key-for-workers-0123456789"
+        (kgateway_folder / "secret.yaml").write_text(SECRET_TEMPLATE.format(key=new_key), encoding="utf-8")
+        eventually(lambda: all(status_with(base, new_key) == 200 for _ in range(6)), consecutive=2)
+        assert all(status_with(base, GUIDE_KEY) == 401 for _ in range(6))
+
+        # a dead worker is reported, restarted, and its counts are kept
+        os.kill(pids[0], signal.SIGKILL)
+        running.wait_for(r"worker 0 exited with code -9; restarting")
+        running.wait_for(rf"worker 0 started \(pid (?!{pids[0]}\b)\d+\)")
+        eventually(lambda: fetch(admin, "/ready", host="localhost").status == 200, timeout=10)
+        assert all(status_with(base, new_key) == 200 for _ in range(6))
+        assert counts()["api-key"]["allowed"] >= 10
+    finally:
+        assert running.stop() == 0, "\n".join(running.lines)
+    assert GUIDE_KEY not in "\n".join(running.lines)

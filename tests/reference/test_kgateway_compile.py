@@ -180,7 +180,11 @@ def test_selector_only_ungranted_matches_is_missing_reference_grant():
     store = base(secret("remote", namespace="other", labels={"app": "x"}, r="k"), policy=selector_policy(app="x"))
     condition = status(store)
     assert condition.reason == "Invalid"
-    assert condition.message == "failed to get secrets by selector: missing reference grant"
+    assert condition.message == (
+        "failed to get secrets by selector: missing reference grant: create a ReferenceGrant in the namespace of the "
+        'referenced Secret allowing references from group "gateway.kgateway.dev" kind "TrafficPolicy" in namespace '
+        '"default"'
+    )
     assert_500(decide(store, ("api-key", "k")))
 
 

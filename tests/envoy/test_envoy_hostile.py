@@ -1,0 +1,264 @@
+"""Every class of hostile request gets the same answer from the reference gateway and from a real Envoy configured
+as kgateway configures it, or the difference is one of conformance.envoy.divergences, which must still hold.
+
+Both targets get the same manifests: an open route (`public.example.com`, prefix `/public`) and routes guarded by an
+API key policy, all to an upstream that echoes the request head it receives, so what each upstream saw (path,
+Host) is compared too, not only the status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conformance.envoy.divergences import REQUEST_HANDLING
+from conformance.targets.envoy import EnvoyTarget
+from conformance.targets.reference import ReferenceTarget
+
+KEY = "hostile-envoy-key-0123456789"
+MANIFESTS = f"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: gw, namespace: default}}
+spec:
+  gatewayClassName: kgateway
+  listeners: [{{name: http, port: 8080, protocol: HTTP}}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: keys, namespace: default}}
+stringData: {{client: {KEY}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: public, namespace: default}}
+spec:
+  parentRefs: [{{name: gw}}]
+  hostnames: [public.example.com]
+  rules:
+  - matches: [{{path: {{type: PathPrefix, value: /public}}}}]
+    backendRefs: [{{name: echo, port: 80}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: www, namespace: default}}
+spec:
+  parentRefs: [{{name: gw}}]
+  hostnames: [www.example.com]
+  rules:
+  - backendRefs: [{{name: echo, port: 80}}]
+---
+apiVersion: gateway.kgateway.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {{name: auth, namespace: default}}
+spec:
+  targetRefs: [{{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www}}]
+  apiKeyAuth:
+    secretRef: {{name: keys}}
+    keySources: [{{header: api-key}}, {{query: api_key}}, {{cookie: api_key}}]
+"""
+
+
+class EchoUpstream:
+    """Answers every request with its own head as the body (request line and headers as received)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        ready = threading.Event()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(head), head))
+                    await writer.drain()
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                pass
+            finally:
+                writer.close()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            server = self.loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0, limit=1 << 20))
+            self.port = server.sockets[0].getsockname()[1]
+            ready.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    echo = EchoUpstream()
+    options = {"work_dir": str(tmp_path_factory.mktemp("envoy")), "backends": f"echo=http://127.0.0.1:{echo.port}"}
+    reason = EnvoyTarget.unavailable_reason(options)
+    if reason:
+        echo.stop()
+        pytest.skip(reason)
+    manifests = [d for d in yaml.safe_load_all(MANIFESTS) if d]
+    started = []
+    try:
+        for target in (ReferenceTarget(options), EnvoyTarget(options)):
+            target.start()
+            started.append(target)
+            target.apply(manifests)
+            target.wait_applied(manifests, timeout=30)
+        yield {target.name: target.base_url(8080) for target in started}
+    finally:
+        for target in started:
+            target.close()
+        echo.stop()
+
+
+def exchange(base: str, data: bytes) -> tuple[int, bytes]:
+    """(status, body) of the first response, read by its Content-Length (Envoy delays closing a connection)."""
+    parts = urlsplit(base)
+    received = b""
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(data)
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+                head, sep, body = received.partition(b"\r\n\r\n")
+                length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                if sep and length and len(body) >= int(length[1]):
+                    break
+        except (ConnectionResetError, TimeoutError):
+            pass
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def upstream_saw(body: bytes) -> tuple[bytes, list[bytes]]:
+    """The request line's target and the Host values the echo upstream received."""
+    lines = body.split(b"\r\n")
+    hosts = [line.split(b":", 1)[1].strip() for line in lines[1:] if line.lower().startswith(b"host:")]
+    return lines[0].split(b" ")[1], hosts
+
+
+def req(target: str, *headers: str, host: str | None = "www.example.com", version: str = "HTTP/1.1") -> bytes:
+    lines = [f"GET {target} {version}"] + ([f"Host: {host}"] if host is not None else []) + list(headers)
+    return ("\r\n".join([*lines, "Connection: close"]) + "\r\n\r\n").encode("latin-1")
+
+
+P = "public.example.com"
+CASES: list[tuple[str, bytes, str | None]] = [
+    # Host
+    ("two Host headers", req("/public/x", "Host: www.example.com", host=P), "duplicate-host"),
+    ("no Host", req("/x", host=None), None),
+    ("Host with a space", req("/x", host="www.example.com evil"), None),
+    ("Host with a path", req("/x", host="www.example.com/a"), None),
+    ("Host in capitals", req("/x", f"api-key: {KEY}", host="WWW.EXAMPLE.COM"), None),
+    ("Host with a port", req("/public/x", host=f"{P}:8080"), None),
+    ("Host with a trailing dot", req("/public/x", host=f"{P}."), None),
+    ("empty Host", req("/public/x", host=""), None),
+    ("Host with userinfo", req("/public/x", host=f"user@{P}"), None),
+    ("absolute-form to the protected host", req("http://www.example.com/x", host=P), None),
+    ("absolute-form to the open host", req(f"http://{P}/public/x", host="www.example.com"), None),
+    ("absolute-form https", req("https://www.example.com/x"), None),
+    # paths
+    ("dot segments out of the open prefix", req("/public/../x", host=P), None),
+    ("escaped dots out of the open prefix", req("/public/%2e%2e/x", host=P), None),
+    ("backslash dot segments", req("/public/..\\x", host=P), None),
+    ("dot-dot-semicolon", req("/public/..;/x", host=P), None),
+    ("escaped slash kept", req("/public%2F..%2Fx", host=P), None),
+    ("escaped unreserved prefix", req("/%70ublic/x", host=P), None),
+    ("merged slashes", req("//public//x", host=P), None),
+    ("upper-case prefix", req("/PUBLIC/x", host=P), None),
+    ("fragment", req("/public/x#f", host=P), None),
+    ("escaped NUL", req("/public/%00", host=P), None),
+    ("no leading slash", req("public/x", host=P), None),
+    ("nested escape", req("/public/%%31x/%4%31", host=P), None),
+    # protocol
+    ("HTTP/1.0", req("/x", version="HTTP/1.0"), None),
+    ("lower-case method", b"get /x HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n", None),
+    ("CONNECT", b"CONNECT www.example.com:80 HTTP/1.1\r\nHost: www.example.com:80\r\n\r\n", None),
+    ("websocket upgrade", req("/public/x", "Connection: Upgrade", "Upgrade: websocket", host=P), None),
+    (
+        "Transfer-Encoding other than chunked",
+        b"POST /public/x HTTP/1.1\r\nHost: public.example.com\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        None,
+    ),
+    (
+        "two Content-Lengths",
+        b"POST /public/x HTTP/1.1\r\nHost: public.example.com\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        None,
+    ),
+    (
+        "Content-Length and chunked",
+        b"POST /x HTTP/1.1\r\nHost: public.example.com\r\nContent-Length: 3\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        None,
+    ),
+    # header fields
+    ("a 61 KiB header", req("/public/x", "x-big: " + "b" * 61 * 1024, host=P), None),
+    ("101 headers", req("/public/x", *(f"x-h{i}: {i}" for i in range(101)), host=P), None),
+    ("header name with a space", req("/public/x", "X A: b", host=P), None),
+    ("obs-fold", req("/public/x", "X-A: a\r\n  folded", host=P), "lenient-framing"),
+    ("bare CR in a value", req("/public/x", "X-A: a\rb", host=P), "lenient-framing"),
+    (
+        "bare LF line endings",
+        b"GET /public/x HTTP/1.1\nHost: public.example.com\nConnection: close\n\n",
+        "lenient-framing",
+    ),
+    ("8-bit header value", req("/public/x", "X-A: caf\u00e9", host=P), None),
+    # credentials
+    ("Bearer with two spaces", req("/x", f"api-key: Bearer  {KEY}"), None),
+    ("lower-case bearer", req("/x", f"api-key: bearer {KEY}"), None),
+    ("Bearer and a tab", req("/x", f"api-key: Bearer\t{KEY}"), None),
+    ("wrong key first, right key second", req("/x", "api-key: wrong", f"api-key: {KEY}"), None),
+    ("key in a list value", req("/x", f"api-key: {KEY}, other"), None),
+    ("percent-encoded query key", req("/x?api_key=" + "".join(f"%{b:02X}" for b in KEY.encode())), None),
+    ("quoted cookie", req("/x", f'Cookie: api_key="{KEY}"'), None),
+    ("underscore for the header name", req("/x", f"api_key: {KEY}"), None),
+]
+
+
+@pytest.mark.parametrize(("data", "divergence"), [pytest.param(d, v, id=name) for name, d, v in CASES])
+def test_hostile_request_classes_get_envoys_answer(targets, data, divergence):
+    reference_status, reference_body = exchange(targets["reference"], data)
+    envoy_status, envoy_body = exchange(targets["envoy"], data)
+    if divergence is not None:
+        assert divergence in {d.id for d in REQUEST_HANDLING}
+        assert reference_status != envoy_status, f"listed divergence {divergence!r} no longer holds: drop it"
+        assert reference_status == 400  # the reference side is always the stricter one
+        return
+    assert reference_status == envoy_status
+    if reference_status == 200:  # the same request reached the upstream, in the same shape
+        assert upstream_saw(reference_body) == upstream_saw(envoy_body)
+
+
+PATH_PIECES = [
+    "/", "/", "\\", "//", ".", "..", "%2e", "%2E", "%2f", "%5C", "a", "public", ";", "%41", "%", "%0", "%00", "~",
+    '"', "|", "%7e", "%3", "1", "f", "%%", "%4", "%31", "%61", "{", "..;", ".;x",
+]  # fmt: skip
+
+
+@settings(
+    max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(pieces=st.lists(st.sampled_from(PATH_PIECES), max_size=10))
+def test_paths_are_normalised_and_routed_as_envoy_does(targets, pieces):
+    """reference_impl.gateway.request_target against the real thing: same status, same path upstream."""
+    data = req("/public" + "".join(pieces), host=P)
+    reference = exchange(targets["reference"], data)
+    envoy = exchange(targets["envoy"], data)
+    assert reference[0] == envoy[0], data
+    if reference[0] == 200:
+        assert upstream_saw(reference[1]) == upstream_saw(envoy[1])
