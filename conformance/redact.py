@@ -122,7 +122,10 @@ class Redactor:
             pairs = None
         if not isinstance(pairs, list) or not all(isinstance(p, tuple) for p in pairs):
             # An entry the gateway refuses (a typo in its JSON) may still hold a real key: register what it holds.
-            self.add(value)
+            # The entry itself only as written and JSON-escaped: its derived forms (a quoted cookie value) could
+            # match a whole JSON string in a report, quotes included, and break the file.
+            self.add_literal(value)
+            self.add_literal(json.dumps(value)[1:-1])
             for quoted in _QUOTED_KEY.findall(value):
                 self.add(_json_string(quoted))
             return

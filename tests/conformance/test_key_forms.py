@@ -256,3 +256,14 @@ spec:
         if form in text or KEY in unquote(text) or KEY in unquote_plus(text)
     ]
     assert leaks == []
+
+
+def test_a_refused_entry_never_breaks_a_json_report() -> None:
+    # Redacting a whole entry must not take a JSON string's quotes with it (allure results are JSON files).
+    redactor = Redactor()
+    entry = '{"key" "refused-entry-key-31ab"}'
+    redactor.add_manifests([{"kind": "Secret", "stringData": {"bad": entry}}])
+    report = json.dumps({"parameters": [{"name": "value", "value": entry}]})
+    redacted = redactor.redact(report)
+    assert json.loads(redacted)["parameters"][0]["value"] == MARKER
+    assert "refused-entry-key-31ab" not in redacted

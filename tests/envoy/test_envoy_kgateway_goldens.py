@@ -28,13 +28,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import pytest
 from envoy_manifests import inventory
 
 from conformance.envoy.policies import FILTER_NAME, LISTENER_TYPE, PER_ROUTE_TYPE
 from conformance.envoy.translate import INVALID_ROUTE_BODY, EnvoyConfig, translate
 from reference_impl.compile.snapshot import BackendMap
-from reference_impl.errors import ManifestError
 
 PORTS = {80: 18080}
 BACKENDS = BackendMap({"example-svc": "http://127.0.0.1:8080"})
@@ -336,11 +334,6 @@ def test_api_key_auth_selector_no_matching_secret() -> None:
     )
 
 
-@pytest.mark.xfail(
-    raises=ManifestError,
-    strict=True,
-    reason="the TrafficPolicy model does not take secretSelector.matchExpressions (kgateway's newest API) yet",
-)
 def test_api_key_auth_selector_matchexpressions() -> None:
     """In and NotIn requirements: only the Secret with app=api-keys and a tier other than dev is read."""
     expressions = (

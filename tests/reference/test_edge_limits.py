@@ -235,10 +235,15 @@ def test_requests_are_answered_while_a_large_manifest_reloads(tmp_path):
     upstream = RecordingUpstream().start()
     folder = tmp_path / "manifests"
     folder.mkdir()
-    keys = "\n".join(f"  client-{i}: key-{i:07d}-{'k' * 60}" for i in range(30_000))  # a ~3 MB Secret
+    # ~3 MB of keys, in four Secrets: the API server refuses a Secret over 1 MiB.
+    parts = [
+        f"apiVersion: v1\nkind: Secret\nmetadata: {{name: big-{part}}}\nstringData:\n"
+        + "\n".join(f"  client-{i}: key-{i:07d}-{'k' * 60}" for i in range(part * 7_500, (part + 1) * 7_500))
+        for part in range(4)
+    ]
     (folder / "edge.yaml").write_text(
         "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw}\n"
-        "spec: {gatewayClassName: kgateway, listeners: [{name: http, port: 8080}]}\n---\n"
+        "spec: {gatewayClassName: kgateway, listeners: [{name: http, port: 8080, protocol: HTTP}]}\n---\n"
         "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\n"
         "spec: {parentRefs: [{name: gw}], rules: [{backendRefs: [{name: up, port: 80}]}]}\n"
     )
@@ -252,9 +257,7 @@ def test_requests_are_answered_while_a_large_manifest_reloads(tmp_path):
         server = GatewayServer(store)
         await server.start({8080: 0})
         url = server.url(8080)
-        (folder / "keys.yaml").write_text(
-            f"apiVersion: v1\nkind: Secret\nmetadata: {{name: big}}\nstringData:\n{keys}\n"
-        )
+        (folder / "keys.yaml").write_text("\n---\n".join(parts) + "\n")
         stop = threading.Event()
 
         def client() -> None:
@@ -279,4 +282,4 @@ def test_requests_are_answered_while_a_large_manifest_reloads(tmp_path):
         upstream.stop()
     during = [t for t in answered if window["start"] < t < window["end"]]
     assert len(during) >= 5, f"only {len(during)} answers while the reload ran ({window['end'] - window['start']:.2f}s)"
-    assert store.list("Secret")[0].metadata.name == "big"
+    assert [secret.metadata.name for secret in store.list("Secret")] == ["big-0", "big-1", "big-2", "big-3"]

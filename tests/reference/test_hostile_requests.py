@@ -73,7 +73,7 @@ class _Keep(logging.Handler):
 def edge() -> Iterator[Edge]:
     open_upstream = RecordingUpstream().start()
     protected = RecordingUpstream().start()
-    listeners = [{"name": "http", "port": 8080, "allowedRoutes": {"namespaces": {"from": "All"}}}]
+    listeners = [{"name": "http", "port": 8080, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}]
     documents = [
         gateway("edge", listeners=listeners),
         secret("edge-keys", **{CLIENT: KEY}),
@@ -91,7 +91,7 @@ def edge() -> Iterator[Edge]:
             keySources=[{"header": "api-key"}, {"query": "api_key"}, {"cookie": "api_key"}],
             clientIdHeader="x-client-id",
         ),
-        gateway("agw", cls="agentgateway", listeners=[{"name": "http", "port": 80}]),
+        gateway("agw", cls="agentgateway", listeners=[{"name": "http", "port": 80, "protocol": "HTTP"}]),
         route("agw-route", parent="agw", hostnames=["agw.example.com"], rules=[rule(backend="protected")]),
         ag_policy("agw-auth", targets=[target("Gateway", "agw")], secretRef={"name": "edge-keys"}),
     ]
