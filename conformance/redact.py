@@ -122,15 +122,14 @@ class Redactor:
             pairs = None
         if not isinstance(pairs, list) or not all(isinstance(p, tuple) for p in pairs):
             # An entry the gateway refuses (a typo in its JSON) may still hold a real key: register what it holds.
-            # The entry itself only as written and JSON-escaped: its derived forms (a quoted cookie value) could
-            # match a whole JSON string in a report, quotes included, and break the file.
-            self.add_literal(value)
-            self.add_literal(json.dumps(value)[1:-1])
+            self._add_entry_text(value)
             for quoted in _QUOTED_KEY.findall(value):
                 self.add(_json_string(quoted))
             return
         # agentgateway decodes entries with Go's json: field names match case-insensitively (`"KEY"` is `key`).
         for name, field_value in pairs:
+            if fold_name(name) == "KEY" and not isinstance(field_value, str) and field_value is not None:
+                self._add_entry_text(value)  # refused (`"key": ["..."]`), yet what it holds may be a key
             if fold_name(name) == "KEY" and isinstance(field_value, str):
                 self.add(field_value)
                 self.add_literal(value)  # the whole entry, as a JSON-escaped Secret value shows it
@@ -138,6 +137,12 @@ class Redactor:
             if fold_name(name) == "KEYHASH" and isinstance(field_value, str) and field_value.startswith("sha256:"):
                 with self._lock:
                     self._hashes.add(field_value.removeprefix("sha256:").lower())
+
+    def _add_entry_text(self, value: str) -> None:
+        """A whole entry, only as written and JSON-escaped: its derived forms (a quoted cookie value) could match
+        a whole JSON string in a report, quotes included, and break the file."""
+        self.add_literal(value)
+        self.add_literal(json.dumps(value)[1:-1])
 
     def add_if_hashed_key(self, value: str) -> None:
         """A presented credential whose SHA-256 matches a stored keyHash is a real key: redact it too."""

@@ -259,11 +259,12 @@ spec:
 
 
 def test_a_refused_entry_never_breaks_a_json_report() -> None:
-    # Redacting a whole entry must not take a JSON string's quotes with it (allure results are JSON files).
+    # A refused entry is redacted whole, and never takes a JSON string's quotes with it (allure results are JSON).
     redactor = Redactor()
-    entry = '{"key" "refused-entry-key-31ab"}'
-    redactor.add_manifests([{"kind": "Secret", "stringData": {"bad": entry}}])
-    report = json.dumps({"parameters": [{"name": "value", "value": entry}]})
-    redacted = redactor.redact(report)
-    assert json.loads(redacted)["parameters"][0]["value"] == MARKER
-    assert "refused-entry-key-31ab" not in redacted
+    for entry in ('{"key" "refused-entry-key-31ab"}', '{"key": ["refused-entry-key-31ab"]}'):
+        redactor.add_manifests([{"kind": "Secret", "stringData": {"bad": entry}}])
+        report = json.dumps({"parameters": [{"name": "value", "value": entry}]})
+        redacted = redactor.redact(report)
+        assert json.loads(redacted)["parameters"][0]["value"] == MARKER
+        assert "refused-entry-key-31ab" not in redacted
+        assert redactor.redact(f"bad: '{entry}'") == f"bad: '{MARKER}'"  # as a published manifest shows it
