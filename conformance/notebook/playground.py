@@ -7,10 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-import requests
-
 from conformance.consistency import ConsistencySettings, eventually
-from conformance.http import RequestSpec, send
+from conformance.http import RequestSpec, direct_session, send
 from conformance.notebook.render import box, pre, redacted
 from conformance.notebook.views import (
     ConditionView,
@@ -54,7 +52,7 @@ class Playground:
                 max_time_to_consistency=min(settings.max_time_to_consistency, 2.0),
             )
         self.settings = settings
-        self.session = requests.Session()
+        self.session = direct_session()
         self.applied: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._closed = False
         atexit.register(self.close)

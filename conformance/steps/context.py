@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from conformance.consistency import ConsistencySettings, eventually
-from conformance.http import Exchange, RequestSpec, send
+from conformance.http import Exchange, RequestSpec, direct_session, send
 from conformance.profiles import PROFILES, Profile
 from conformance.redact import REDACTOR
 from conformance.targets.base import Target
@@ -29,7 +29,7 @@ class ScenarioContext:
     target: Target
     profile: Profile
     settings: ConsistencySettings
-    session: requests.Session = field(default_factory=requests.Session)
+    session: requests.Session = field(default_factory=direct_session)
     request: RequestSpec | None = None
     exchange: Exchange | None = None
     applied: list[dict[str, Any]] = field(default_factory=list)
