@@ -186,7 +186,8 @@ def measure_throughput(run: Run) -> dict[str, Any]:
         }
         deadline = time.monotonic() + 2 * len(servers) * run.settings.rounds * (run.settings.seconds + 2)
         rounds = interleaved_wrk(run, {n: s.port for n, s in servers.items()}, keys[BENCH_CLIENT], deadline)
-        logged = sum(1 for _ in (run.tmp / "tp-reference.log").open())
+        with (run.tmp / "tp-reference.log").open("rb") as log:
+            logged = sum(1 for _ in log)
     configs = {name: {"label": THROUGHPUT_CONFIGS[name], "rounds": r, **medians(r)} for name, r in rounds.items() if r}
     return {"configurations": configs, "access_log_lines": logged, "keys": POLICY_KEYS}
 
