@@ -466,14 +466,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--phases", help=f"comma list of phases to run (default all): {', '.join(PHASES)}")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results", help="results folder")
     parser.add_argument("--no-readme", action="store_true", help="do not update the figures in benchmarks/README.md")
+    parser.add_argument("--render", type=Path, metavar="JSON", help="only write the tables and chart of a saved run")
     parser.add_argument("--role", choices=["candidate", "load"], help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
-def main() -> int:
-    args = parse_args()
-    if args.role:
-        return child(args.role)
+def measure(args: argparse.Namespace) -> dict[str, Any]:
     harness.require_wrk()
     envoy = harness.envoy_binary()
     names = args.phases.split(",") if args.phases else [n for n in PHASES if n != "candidates" or args.candidates]
@@ -484,10 +482,7 @@ def main() -> int:
     machine = report.machine(envoy)
     if machine["load_average_start"][0] > 1.0:
         busy = f"load average {machine['load_average_start'][0]:.2f} at start"
-        print(
-            f"warning: {busy}: the machine is busy; absolute figures will be low and noisy, compare the ratios",
-            file=sys.stderr,
-        )
+        print(f"warning: {busy}: absolute figures will be low and noisy; compare the ratios", file=sys.stderr)
     started = time.monotonic()
     with harness.work_dir() as tmp, Processes() as processes:
         run = Run(settings, tmp, envoy)
@@ -495,15 +490,34 @@ def main() -> int:
         run_phases(run, names)
     machine["load_average_end"] = list(os.getloadavg())
     machine["wall_s"] = time.monotonic() - started
-    results = {"machine": machine, "settings": {**asdict(settings), "quick": args.quick}, **run.results}
+    every_phase = not args.phases
+    return {
+        "machine": machine,
+        "settings": {**asdict(settings), "quick": args.quick, "complete": every_phase},
+        **run.results,
+    }
+
+
+def publish(results: dict[str, Any], output: Path, readme: bool) -> None:
+    """The tables to stdout and results/<latest|quick>.md, the JSON, the chart; a complete full run's figures
+    also into benchmarks/README.md."""
     text = report.markdown(results)
     print(text)
-    written = report.write(results, text, args.output, "quick" if args.quick else "latest")
-    if not args.quick and not args.no_readme and not args.phases:
+    quick = results["settings"]["quick"]
+    written = report.write(results, text, output, "quick" if quick else "latest")
+    if readme and not quick and results["settings"]["complete"]:
         report.update_readme(ROOT / "benchmarks" / "README.md", text)
         written.append(ROOT / "benchmarks" / "README.md")
     print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
-    return 1 if run.results.get("errors") else 0
+
+
+def main() -> int:
+    args = parse_args()
+    if args.role:
+        return child(args.role)
+    results = json.loads(args.render.read_text()) if args.render else measure(args)
+    publish(results, args.output, readme=not args.no_readme)
+    return 1 if results.get("errors") else 0
 
 
 if __name__ == "__main__":

@@ -354,39 +354,48 @@ def chart_file(results: dict[str, Any], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
-    configs = results.get("throughput", {}).get("configurations", {})
-    names = [n.replace("reference", "ref").replace("-workers-2", " 2w").replace("-warning", " warn") for n in configs]
-    axes[0][0].bar(names, [c["requests_per_s"] for c in configs.values()], color="tab:blue")
-    axes[0][0].set_title("req/s (wrk -t1 -c32, median)")
-    axes[0][1].bar(names, [c["p99_ms"] for c in configs.values()], color="tab:orange")
-    axes[0][1].set_title("p99 latency (ms)")
-    for target in ("reference", "envoy"):
-        rows = [r for r in results.get("keys", []) if r["target"] == target]
-        axes[1][0].plot(
-            [max(r["keys"], 1) for r in rows], [r["requests_per_s"] for r in rows], marker="o", label=target
-        )
-    axes[1][0].set_xscale("log")
-    axes[1][0].set_title("req/s by number of keys")
-    axes[1][0].set_xlabel("keys")
-    axes[1][0].legend()
-    loaded = results.get("rotation_under_load", {})
-    for target, data in loaded.items():
-        timeline = data["timeline"]
-        axes[1][1].scatter([t for t, _ in timeline], [ms for _, ms in timeline], s=3, label=target)
-        if data["visible_ms"] is not None:
-            axes[1][1].axvline(data["visible_ms"] / 1000, linestyle="--", linewidth=0.8, color="gray")
-    axes[1][1].axvline(0, color="black", linewidth=0.8)
-    axes[1][1].set_yscale("log")
-    axes[1][1].set_title("request latency around a 100,000-key rotation")
-    axes[1][1].set_xlabel("s from the rewrite (dashed: new key visible)")
-    axes[1][1].set_ylabel("ms")
-    if loaded:
-        axes[1][1].legend(markerscale=4)
+    _configuration_bars(axes[0][0], axes[0][1], results.get("throughput", {}).get("configurations", {}))
+    _key_scaling(axes[1][0], results.get("keys", []))
+    _rotation_timeline(axes[1][1], results.get("rotation_under_load", {}))
     m = results["machine"]
-    fig.suptitle(
-        f"{m['cpu']}, {m['cores']} cores, load {m['load_average_start'][0]:.2f} at start — {m['date']}", fontsize=9
-    )
+    fig.suptitle(f"{m['cpu']}, {m['cores']} cores, load average {m['load_average_start'][0]:.2f} at start, {m['date']}")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def _configuration_bars(rate_axes: Any, p99_axes: Any, configs: dict[str, Any]) -> None:
+    short = {"reference": "(a) defaults", "reference-warning": "(b) warning", "reference-workers-2": "(c) 2 workers"}
+    names = [short.get(name, "(d) Envoy") for name in configs]
+    rate_axes.bar(names, [c["requests_per_s"] for c in configs.values()], color="tab:blue")
+    rate_axes.set_title("req/s, 1,000 keys (wrk -t1 -c32, median)")
+    p99_axes.bar(names, [c["p99_ms"] for c in configs.values()], color="tab:orange")
+    p99_axes.set_title("p99 latency (ms)")
+
+
+def _key_scaling(axes: Any, rows: list[dict[str, Any]]) -> None:
+    for target in ("reference", "envoy"):
+        mine = [r for r in rows if r["target"] == target]
+        axes.plot([r["keys"] for r in mine], [r["requests_per_s"] for r in mine], marker="o", label=target)
+    axes.set_xscale("log")
+    axes.set_ylim(bottom=0)
+    axes.set_title("req/s by number of keys")
+    axes.set_xlabel("keys in the Secret")
+    if rows:
+        axes.legend()
+
+
+def _rotation_timeline(axes: Any, loaded: dict[str, Any]) -> None:
+    for (target, data), color in zip(loaded.items(), ("tab:blue", "tab:orange"), strict=False):
+        timeline = data["timeline"]
+        axes.scatter([t for t, _ in timeline], [ms for _, ms in timeline], s=3, color=color, label=target)
+        if data["visible_ms"] is not None:
+            axes.axvline(data["visible_ms"] / 1000, linestyle="--", linewidth=1, color=color)
+    axes.axvline(0, color="black", linewidth=0.8)
+    axes.set_yscale("log")
+    axes.set_title("request latency around a 100,000-key rotation")
+    axes.set_xlabel("s from the rewrite (dashed: the new key passes)")
+    axes.set_ylabel("ms")
+    if loaded:
+        axes.legend(markerscale=4)
