@@ -1,17 +1,18 @@
 """The reference gateway and Envoy 1.40 side by side, in one run: every figure benchmarks/README.md explains.
 
-    python benchmarks/bench_gateway.py             # about 4 minutes; writes benchmarks/results/latest.*
-    python benchmarks/bench_gateway.py --quick     # a smoke run of every phase (about 1.5 minutes)
-    python benchmarks/bench_gateway.py --candidates --phases throughput   # also the server x upstream-client table
+    python benchmarks/bench_gateway.py             # 2-3 minutes; writes benchmarks/results/latest.*
+    python benchmarks/bench_gateway.py --quick     # a smoke run of every phase (about 1 minute)
+    python benchmarks/bench_gateway.py --candidates  # also the server x upstream-client table (1 more minute)
+    python benchmarks/bench_gateway.py --phases throughput,candidates   # some phases only
 
 Phases (each starts and stops its own processes, on 127.0.0.1, and is capped in time):
   throughput  wrk -t1 -c32 against the reference gateway (CLI defaults; --log-level warning; --workers 2) and Envoy
               --concurrency 1 with the same kgateway policy (1,000 keys), interleaved rounds, medians
-  candidates  (with --candidates) the gateway's ASGI app on {project server, uvicorn} x {project pool, aiohttp}
+  candidates  (with --candidates, or named in --phases) the gateway's ASGI app on {project server, uvicorn} x {project pool, aiohttp}
   keys        requests/s, start-up to the first 200 and RSS at 1, 10,000 and 100,000 keys, reference and Envoy
   decision    the per-call cost of the pure decision functions at those sizes (timeit)
-  rotation    time from rewriting the Secret to the new key passing (1,000 keys), and request latency around a
-              rotation at 100,000 keys under a steady load
+  rotation_visible     time from rewriting the Secret to the new key passing (1,000 keys)
+  rotation_under_load  request latency around a rotation at 100,000 keys under a steady load
   suites      the conformance suite: reference target, and the kgateway profile on the Envoy target
 The upstream everywhere is Envoy answering 200 itself (a direct_response route) on one worker thread.
 """

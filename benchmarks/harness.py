@@ -118,11 +118,9 @@ def replace_atomically(path: Path, text: str) -> float:
 class Processes(contextlib.ExitStack):
     """Starts processes and stops every one of them (SIGTERM, then SIGKILL) when the block ends."""
 
-    def start(self, command: list[str], log: Path, **kwargs: Any) -> subprocess.Popen[bytes]:
+    def start(self, command: list[str], log: Path) -> subprocess.Popen[bytes]:
         with log.open("ab") as out:
-            process = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kwargs
-            )
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.callback(terminate, process, 5.0)
         return process
 
