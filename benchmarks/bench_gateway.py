@@ -8,7 +8,7 @@
 Phases (each starts and stops its own processes, on 127.0.0.1, and is capped in time):
   throughput  wrk -t1 -c32 against the reference gateway (CLI defaults; --log-level warning; --workers 2) and Envoy
               --concurrency 1 with the same kgateway policy (1,000 keys), interleaved rounds, medians
-  candidates  (with --candidates, or named in --phases) the gateway's ASGI app on {project server, uvicorn} x {project pool, aiohttp}
+  candidates  (with --candidates) the ASGI app on {project server, uvicorn} x {project pool, aiohttp}
   keys        requests/s, start-up to the first 200 and RSS at 1, 10,000 and 100,000 keys, reference and Envoy
   decision    the per-call cost of the pure decision functions at those sizes (timeit)
   rotation_visible     time from rewriting the Secret to the new key passing (1,000 keys)
