@@ -500,13 +500,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def publish(results: dict[str, Any], output: Path, readme: bool) -> None:
-    """The tables to stdout and results/<latest|quick>.md, the JSON, the chart; a complete full run's figures
-    also into benchmarks/README.md."""
+    """The tables to stdout and results/<latest|quick|partial>.md, the JSON, the chart; only a complete full run
+    replaces the published figures (results/latest.* and benchmarks/README.md)."""
     text = report.markdown(results)
     print(text)
-    quick = results["settings"]["quick"]
-    written = report.write(results, text, output, "quick" if quick else "latest")
-    if readme and not quick and results["settings"]["complete"]:
+    quick, complete = results["settings"]["quick"], results["settings"]["complete"]
+    name = "quick" if quick else "latest" if complete else "partial"
+    written = report.write(results, text, output, name)
+    if readme and name == "latest":
         report.update_readme(ROOT / "benchmarks" / "README.md", text)
         written.append(ROOT / "benchmarks" / "README.md")
     print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
