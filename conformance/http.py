@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
-
-import requests
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -115,20 +116,85 @@ class Exchange:
         return "\n".join(lines)
 
 
-def send(session: requests.Session, base_url: str, spec: RequestSpec, timeout: float = 10.0) -> Exchange:
-    url = base_url + spec.target()
+class Client:
+    """Keep-alive HTTP/1.1 connections to the targets. A request goes out exactly as its spec says: the target and
+    every header field byte for byte, repeated headers kept, nothing re-quoted (a general-purpose client rewrites
+    URLs and merges headers, which would change what a scenario tests), no proxy settings from the environment."""
+
+    def __init__(self, timeout: float = 10.0) -> None:
+        self.timeout = timeout
+        self._connections: dict[tuple[str, int], http.client.HTTPConnection] = {}
+
+    def request(
+        self, method: str, base_url: str, target: str, headers: list[tuple[str, str]]
+    ) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(base_url)
+        address = (parts.hostname or "127.0.0.1", parts.port or 80)
+        for attempt in (1, 2):
+            connection = self._connections.get(address)
+            reused = connection is not None
+            if connection is None:
+                connection = self._connections[address] = http.client.HTTPConnection(*address, timeout=self.timeout)
+            try:
+                connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+                for name, value in headers:
+                    connection.putheader(name, value)
+                connection.endheaders()
+                response = connection.getresponse()
+                body = response.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self._drop(address)
+                if attempt == 1 and reused:  # the target closed a kept-alive connection meanwhile
+                    continue
+                raise
+            except BaseException:
+                self._drop(address)
+                raise
+            if response.will_close:
+                self._drop(address)
+            found: dict[str, str] = {}
+            for name, value in response.getheaders():  # repeated fields joined, as HTTP allows reading them
+                name = name.lower()
+                found[name] = f"{found[name]}, {value}" if name in found else value
+            return response.status, found, body
+        raise AssertionError("unreachable")
+
+    def get(self, url: str) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        return self.request("GET", f"{parts.scheme}://{parts.netloc}", target, [("Host", parts.netloc)])
+
+    def _drop(self, address: tuple[str, int]) -> None:
+        connection = self._connections.pop(address, None)
+        if connection is not None:
+            connection.close()
+
+    def close(self) -> None:
+        for address in list(self._connections):
+            self._drop(address)
+
+
+def _text(body: bytes, content_type: str) -> str:
+    charset = content_type.partition("charset=")[2].split(";")[0].strip() or "utf-8"
     try:
-        response = session.request(
-            spec.method, url, headers=dict(spec.header_list()), timeout=timeout, allow_redirects=False
-        )
-    except requests.RequestException as error:
+        return body.decode(charset, "replace")
+    except LookupError:
+        return body.decode("utf-8", "replace")
+
+
+def send(client: Client, base_url: str, spec: RequestSpec) -> Exchange:
+    url = base_url + spec.target()
+    started = time.perf_counter()
+    try:
+        status, headers, body = client.request(spec.method, base_url, spec.target(), spec.header_list())
+    except (OSError, http.client.HTTPException, ValueError) as error:
         # A gateway that is restarting or reconfiguring listeners: "not yet", for the consistency loop.
         return Exchange(spec, url, 0, {}, f"no response: {type(error).__name__}")
     return Exchange(
         request=spec,
         url=url,
-        status=response.status_code,
-        headers={k.lower(): v for k, v in response.headers.items()},
-        body=response.text,
-        elapsed_ms=response.elapsed.total_seconds() * 1000,
+        status=status,
+        headers=headers,
+        body=_text(body, headers.get("content-type", "")),
+        elapsed_ms=(time.perf_counter() - started) * 1000,
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from importlib import resources as importlib_resources
 from typing import Any
 
-import yaml
+from reference_impl.resources import decode_documents
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Profile:
     def base_manifests(self, host: str = "www.example.com") -> list[dict[str, Any]]:
         """The profile's Gateway and the `httpbin` HTTPRoute the guides' "before you begin" steps create."""
         text = importlib_resources.files("conformance.manifests").joinpath(f"{self.name}.yaml").read_text("utf-8")
-        return [doc for doc in yaml.safe_load_all(text.replace("www.example.com", host)) if doc]
+        return decode_documents(text.replace("www.example.com", host), source=f"{self.name}.yaml")
 
 
 # What each feature name means; a scenario carries one profile tag and one feature tag.

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import atexit
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-import requests
-
 from conformance.consistency import ConsistencySettings, eventually
-from conformance.http import RequestSpec, send
+from conformance.http import Client, RequestSpec, send
 from conformance.notebook.render import box, pre, redacted
 from conformance.notebook.views import (
     ConditionView,
@@ -54,7 +53,7 @@ class Playground:
                 max_time_to_consistency=min(settings.max_time_to_consistency, 2.0),
             )
         self.settings = settings
-        self.session = requests.Session()
+        self.client = Client()
         self.applied: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._closed = False
         atexit.register(self.close)
@@ -219,7 +218,7 @@ class Playground:
         def attempt() -> ResponseView:
             nonlocal attempts
             attempts += 1
-            return ResponseView(send(self.session, base_url, spec), base_url, attempts)
+            return ResponseView(send(self.client, base_url, spec), base_url, attempts)
 
         if expect is None:
             return attempt()
@@ -261,9 +260,10 @@ class Playground:
         Envoy: the api_key_auth filter's own counters."""
         if self.is_reference:
             url = f"{self.admin_url}/stats"
-            response = self.session.get(url, timeout=10)
-            response.raise_for_status()
-            return StatsView(response.json()["clients"], f'curl -s "{url}"')
+            status, _, body = self.client.get(url)
+            if status != 200:
+                raise RuntimeError(f"{url} answered {status}")
+            return StatsView(json.loads(body)["clients"], f'curl -s "{url}"')
         stats = getattr(self.target, "stats", None)
         if stats is None:
             raise NotImplementedError(f"stats: target {self.name!r} exposes no counters here")
@@ -274,7 +274,7 @@ class Playground:
         if self._closed:
             return
         self._closed = True
-        self.session.close()
+        self.client.close()
         self.target.close()
         atexit.unregister(self.close)
 

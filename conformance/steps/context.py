@@ -7,10 +7,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
-import requests
 
 from conformance.consistency import ConsistencySettings, eventually
-from conformance.http import Exchange, RequestSpec, send
+from conformance.http import Client, Exchange, RequestSpec, send
 from conformance.profiles import PROFILES, Profile
 from conformance.redact import REDACTOR
 from conformance.targets.base import Target
@@ -29,7 +28,7 @@ class ScenarioContext:
     target: Target
     profile: Profile
     settings: ConsistencySettings
-    session: requests.Session = field(default_factory=requests.Session)
+    client: Client = field(default_factory=Client)
     request: RequestSpec | None = None
     exchange: Exchange | None = None
     applied: list[dict[str, Any]] = field(default_factory=list)
@@ -62,7 +61,7 @@ class ScenarioContext:
         assert self.request is not None, "a When step must send a request first"
         assert self.request.listener_port is not None
         base_url = self.target.base_url(self.request.listener_port)
-        exchange = send(self.session, base_url, self.request)
+        exchange = send(self.client, base_url, self.request)
         self._attach(exchange)
         self.exchange = exchange
         return exchange
@@ -125,7 +124,7 @@ def scenario_context(request: pytest.FixtureRequest, conformance_target: Target)
     try:
         yield context
     finally:
-        context.session.close()
+        context.client.close()
         conformance_target.reset()  # also after a failure: the next scenario starts clean
 
 

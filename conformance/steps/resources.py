@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from pytest_bdd import given, parsers, when
 
 from conformance.steps.context import ScenarioContext
+from reference_impl.errors import ManifestError
+from reference_impl.resources import decode_documents
 
 
 def _documents(docstring: str) -> list[dict[str, Any]]:
     try:
-        documents = [d for d in yaml.safe_load_all(docstring) if d]
-    except yaml.YAMLError as error:
-        raise AssertionError(f"the scenario's YAML does not parse: {error}") from None
+        documents = decode_documents(docstring, source="the scenario's YAML")  # as the gateway's loader reads it
+    except ManifestError as error:
+        raise AssertionError(str(error)) from None
     for document in documents:
         if not isinstance(document, dict) or "kind" not in document:
             raise AssertionError("every YAML document in a scenario must be a Kubernetes object with a kind")
