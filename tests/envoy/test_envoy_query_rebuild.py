@@ -14,7 +14,7 @@ from urllib.parse import unquote_to_bytes
 
 import pytest
 import yaml
-from raw_echo import RawEcho
+from echo_upstream import EchoUpstream
 
 from conformance.targets.base import Target
 from conformance.targets.envoy import EnvoyTarget
@@ -58,9 +58,10 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EnvoyTar
     reason = EnvoyTarget.unavailable_reason(options)
     if reason:
         pytest.skip(reason)
-    echo = RawEcho()
-    envoy = EnvoyTarget({**options, "backends": f"echo={echo.url}"})
-    reference = ReferenceTarget({"backends": f"echo={echo.url}"})
+    echo = EchoUpstream()
+    backends = f"echo=http://127.0.0.1:{echo.port}"
+    envoy = EnvoyTarget({**options, "backends": backends})
+    reference = ReferenceTarget({"backends": backends})
     try:
         envoy.start()
         reference.start()
@@ -68,7 +69,7 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EnvoyTar
     finally:
         envoy.close()
         reference.close()
-        echo.close()
+        echo.stop()
 
 
 def configure(targets: tuple[EnvoyTarget, ReferenceTarget], key_sources: str) -> None:
@@ -91,7 +92,10 @@ def upstream(target: Target, request_target: str, headers: dict[str, str]) -> tu
         conn.endheaders()
         response = conn.getresponse()
         body = response.read()
-        return response.status, bytes.fromhex(body.decode()) if response.status == 200 else body
+        if response.status != 200:
+            return response.status, body
+        request_line = body.split(b"\r\n", 1)[0]  # the echo's body is the request head as received
+        return response.status, request_line.split(b" ", 1)[1].rsplit(b" ", 1)[0]  # a raw space may be inside
     finally:
         conn.close()
 
