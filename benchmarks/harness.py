@@ -75,7 +75,8 @@ spec:
 
 
 def policy_manifest() -> str:
-    """A TrafficPolicy on the HTTPRoute: the key in the `api-key` header, checked against Secret `keys`."""
+    """A TrafficPolicy on the HTTPRoute: the key in the `api-key` header, checked against the Secrets labelled
+    `bench: keys`."""
     return f"""\
 apiVersion: gateway.kgateway.dev/v1alpha1
 kind: TrafficPolicy
@@ -83,16 +84,28 @@ metadata: {{name: auth, namespace: {NAMESPACE}}}
 spec:
   targetRefs: [{{group: gateway.networking.k8s.io, kind: HTTPRoute, name: bench}}]
   apiKeyAuth:
-    secretRef: {{name: keys}}
+    secretSelector: {{matchLabels: {{bench: keys}}}}
 """
 
 
+# Kubernetes refuses a Secret over 1 MiB: 10,000 of these keys (about 70 bytes an entry) fit in one.
+KEYS_PER_SECRET = 10_000
+
+
 def secret_manifest(keys: dict[str, str]) -> str:
+    """The keys as Secrets of at most KEYS_PER_SECRET entries, all labelled for the policy's selector, in one file
+    (so a rotation rewrites, and the gateway re-reads, all of them)."""
     # Written line by line: 100,000 entries through a YAML emitter would take seconds. Names and keys are plain
     # [a-z0-9-] scalars, so no quoting is needed.
-    lines = [f"  {client}: {key}\n" for client, key in keys.items()]
-    head = f"apiVersion: v1\nkind: Secret\nmetadata: {{name: keys, namespace: {NAMESPACE}}}\nstringData:\n"
-    return head + "".join(lines)
+    items = list(keys.items())
+    documents = []
+    for number, start in enumerate(range(0, len(items), KEYS_PER_SECRET)):
+        head = (
+            f"apiVersion: v1\nkind: Secret\nmetadata: {{name: keys-{number}, namespace: {NAMESPACE}, "
+            "labels: {bench: keys}}\nstringData:\n"
+        )
+        documents.append(head + "".join(f"  {c}: {k}\n" for c, k in items[start : start + KEYS_PER_SECRET]))
+    return "---\n".join(documents)
 
 
 def write_folder(folder: Path, keys: dict[str, str]) -> Path:

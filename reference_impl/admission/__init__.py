@@ -76,6 +76,10 @@ def admit(document: Mapping[str, Any], *, release: Mapping[str, str] | None = No
     """Admit one decoded manifest against the newest vendored release of its project, or the release named
     (`{"kgateway": "v2.3.x"}`). Returns the admitted object (defaults applied, namespace filled in, a Secret's
     `stringData` merged into `data`); raises `AdmissionError` (a `ManifestError`) naming kind, name, field and rule."""
+    if _core_kind(document):
+        # A Secret or ConfigMap is admitted in one linear pass that builds a new object and leaves the input alone;
+        # remembering it would cost more (a JSON key and two deep copies of what can be 100,000 entries).
+        return _admit(document, release)
     try:
         key = json.dumps([document, sorted(resolve(release).items())], sort_keys=True)
     except (TypeError, ValueError):
@@ -95,10 +99,15 @@ def admit(document: Mapping[str, Any], *, release: Mapping[str, str] | None = No
     return copy.deepcopy(outcome)
 
 
+def _core_kind(document: Any) -> bool:
+    return isinstance(document, Mapping) and document.get("apiVersion") == "v1" and document.get("kind") in CORE
+
+
 def _admit(document: Mapping[str, Any], release: Mapping[str, str] | None) -> dict[str, Any]:
     if not isinstance(document, Mapping):
         raise AdmissionError("manifest", [FieldError("", "expected a mapping with apiVersion and kind")])
-    document = copy.deepcopy(dict(document))
+    # Custom resources are defaulted in place below: work on a copy. Core kinds never change their input.
+    document = dict(document) if _core_kind(document) else copy.deepcopy(dict(document))
     api_version, kind = document.get("apiVersion"), document.get("kind")
     if not isinstance(kind, str) or not kind:
         raise AdmissionError("manifest", [fe.required("kind")])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from reference_impl.auth.decision import Deny
-from reference_impl.auth.keys import KeyIndex, digest
+from reference_impl.auth.keys import KeyIndex
 from reference_impl.auth.kgateway import DENY_INVALID_POLICY, KgatewayAuth, Source
 from reference_impl.compile.inventory import Inventory
 from reference_impl.compile.status import Condition, accepted, invalid
@@ -81,26 +82,30 @@ def _selected_secrets(policy: TrafficPolicy, auth: APIKeyAuth, inventory: Invent
 
 
 def _credentials(secrets: list[Secret]) -> dict[bytes, str]:
-    """Every non-empty entry is one credential: client = entry name, key = value verbatim."""
+    """Every non-empty entry is one credential: client = entry name, key = value verbatim. The same (client, key)
+    twice collapses; one key under two clients is an error naming both clients and both Secrets, never the key."""
     by_digest: dict[bytes, str] = {}
-    origin: dict[bytes, str] = {}
-    for secret in secrets:
-        where = f"{secret.metadata.namespace}/{secret.metadata.name}"
-        for client, key in sorted(secret.entries().items()):
+    for secret in secrets:  # written for 100,000 entries: one hash and one dict operation each
+        entries = secret.entries()
+        for client in sorted(entries):
+            key = entries[client]
             if not key:
                 continue
-            key_digest = digest(key)
-            known = by_digest.get(key_digest)
-            if known is not None and known != client:
+            known = by_digest.setdefault(hashlib.sha256(key.encode("utf-8")).digest(), client)
+            if known != client:
+                first, second = _holders(secrets, key, known), _holders(secrets, key, client)
                 raise TranslationError(
                     f'errors processing API key secrets: duplicate API key value shared by client "{known}" '
-                    f'in secret {origin[key_digest]} and client "{client}" in secret {where}'
+                    f'in secret {first} and client "{client}" in secret {second}'
                 )
-            by_digest[key_digest] = client
-            origin[key_digest] = where
     if not by_digest:
         raise TranslationError("no valid API keys found in secrets")
     return by_digest
+
+
+def _holders(secrets: list[Secret], key: str, client: str) -> str:
+    """The first Secret ("ns/name") holding `key` under `client` (only looked up to report a conflict)."""
+    return next(f"{s.metadata.namespace}/{s.metadata.name}" for s in secrets if s.entries().get(client) == key)
 
 
 def _header_name(field: str, name: str) -> bytes:

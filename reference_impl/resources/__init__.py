@@ -98,11 +98,11 @@ def _depth_error(document: Any, limit: int = MAX_DEPTH) -> bool:
     stack: list[tuple[Any, int]] = [(document, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, dict | list):
-            if depth > limit:
-                return True
-            children = node.values() if isinstance(node, dict) else node
-            stack.extend((child, depth + 1) for child in children)
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        # Only containers go on the stack: a Secret's 100,000 string entries are looked at once, not pushed.
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
 
 
@@ -132,7 +132,7 @@ def decode_documents(text: str, *, source: str | None = None, json_only: bool = 
     except RecursionError:
         raise ManifestError(where, [FieldError("", f"nested more than {MAX_DEPTH} levels deep")]) from None
     for document in documents:
-        if _depth_error(document):
+        if isinstance(document, dict | list) and _depth_error(document):
             raise ManifestError(where, [FieldError("", f"nested more than {MAX_DEPTH} levels deep")])
     return documents
 

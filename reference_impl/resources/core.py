@@ -26,7 +26,7 @@ class Secret(Model):
 
     def entries(self) -> dict[str, str]:
         """Each entry as text (invalid UTF-8 replaced)."""
-        return {k: v.decode("utf-8", errors="replace") for k, v in self.raw_entries().items()}
+        return {k: base64.b64decode(v).decode("utf-8", errors="replace") for k, v in self.data.items()}
 
 
 class ConfigMap(Model):

@@ -1,5 +1,6 @@
-"""Admission costs milliseconds per new manifest (CEL rules): the store's apply path and the folder reload must not
-admit an unchanged manifest again."""
+"""Admission costs milliseconds per new custom resource (CEL rules): the store's apply path and the folder reload
+must not admit an unchanged one again. Secrets and ConfigMaps are admitted in one cheap linear pass each time:
+remembering them would cost more than admitting them (a 100,000-entry Secret)."""
 
 from __future__ import annotations
 
@@ -41,9 +42,9 @@ def test_the_store_admits_an_unchanged_manifest_once(admitted):
     store.apply(text)
     assert admitted == ["reuse-gw", "reuse-route", "reuse-keys", "reuse-policy"]
     store.apply(text)
-    assert len(admitted) == 4  # recalled, not admitted again
-    store.apply(text.replace("reuse-key-1", "reuse-key-2"))  # a rotated Secret: only it is new
-    assert admitted[4:] == ["reuse-keys"]
+    assert admitted[4:] == ["reuse-keys"]  # the custom resources recalled, not admitted again
+    store.apply(text.replace("reuse-key-1", "reuse-key-2"))  # a rotated Secret
+    assert admitted[5:] == ["reuse-keys"]
 
 
 def test_the_folder_reload_admits_only_changed_files(admitted, tmp_path):
