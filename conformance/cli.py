@@ -18,6 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run `pytest --pyargs conformance.suite` with the scenarios' folder as rootdir (allure names results by it).
 
     Every argument is passed on: `apikey-conformance --target envoy --profile kgateway --alluredir out`.
+    `apikey-conformance differential --help` compares two targets on generated policies instead.
     """
     # Looked up, not imported: pytest must import pytest-bdd itself to rewrite its assertions.
     missing = next((name for name in ("pytest", "pytest_bdd") if importlib.util.find_spec(name) is None), None)
@@ -27,6 +28,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     import pytest
 
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["differential"]:
+        from conformance.differential.cli import main as differential  # needs the `differential` extra
+
+        return differential(args[1:])
     if any(a in ("-h", "--help") for a in args):
         print(main.__doc__)
     rootdir = [] if any(a.startswith("--rootdir") for a in args) else ["--rootdir", str(features_dir().parent)]
