@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from conformance.differential.report import scenarios_text, summary_lines, write_report, write_scenarios
+from conformance.differential.report import summary_lines, write_report, write_scenarios
 from conformance.differential.runner import DIALECTS, DifferentialSettings, run_differential
 from conformance.redact import REDACTOR
 from conformance.targets import TARGETS, TargetError, TargetUnavailable
@@ -115,8 +115,10 @@ def main(argv: Sequence[str]) -> int:
         print(line)
     if result.unknown:
         # The scenarios hold this run's own generated keys (test data, as features/ does), never a user's key.
-        print("\nready-to-paste scenarios (also in the scenarios file):\n")
-        print(scenarios_text(result.__class__(**{**result.__dict__, "divergences": result.unknown})))
+        print("\nready-to-paste scenarios (also in the scenarios file, under its @" + settings.profile + " Feature):")
+        for divergence in result.unknown:
+            print("\n" + divergence.scenario)
+        print()
     print(f"divergence report: {report.resolve()}")
     print(f"scenarios: {scenarios.resolve()}")
     return EXIT_DIVERGENCE if result.failed else 0

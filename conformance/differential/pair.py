@@ -89,6 +89,7 @@ class TargetPair:
         """Make both targets hold exactly these manifests: delete what the last case had and this one has not."""
         wanted = {_key(m): m for m in manifests}
         stale = [m for k, m in self._loaded.items() if k not in wanted]
+        self._loaded = {**self._loaded, **wanted}  # if an apply fails half-way, the next load still cleans up
         for target in self.targets:
             if stale:
                 target.delete(stale)

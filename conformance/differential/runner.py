@@ -22,11 +22,13 @@ from hypothesis.errors import HypothesisException
 from conformance.differential import agentgateway, gherkin, kgateway
 from conformance.differential.compare import differences, signature
 from conformance.differential.known import KNOWN, KnownDivergence, classify
+from conformance.differential.minimize import minimize
 from conformance.differential.model import Case, RequestOutcome
 from conformance.differential.pair import TargetPair
 from conformance.http import RequestSpec
 from conformance.profiles import PROFILES
 from conformance.redact import REDACTOR
+from conformance.targets import TargetError
 
 DIALECTS: Mapping[str, ModuleType] = {"kgateway": kgateway, "agentgateway": agentgateway}
 Signature = tuple[str, ...]
@@ -194,6 +196,17 @@ class _Search:
             return (f"known: {', '.join(ids)}",), ids
         return None
 
+    def diverges_as(self, kind: Signature) -> Callable[[Case, int], bool]:
+        def still(case: Case, index: int) -> bool:
+            try:
+                outcomes = self.compare(case)
+            except (ValueError, TargetError):  # a smaller case the targets refuse is not a smaller case
+                return False
+            found = self.kind(case, outcomes[index])
+            return found is not None and found[0] == kind
+
+        return still
+
     # -- hypothesis -----------------------------------------------------------------------------------------
     def error_for(self, kind: Signature) -> type[_Found]:
         if kind not in self.errors:
@@ -313,9 +326,10 @@ def _run(config: DifferentialSettings, pair: TargetPair, progress: Callable[[str
         if not found:
             break
         for leaf in found:
-            outcome = search.compare(leaf.case)[leaf.index]
+            case, index = minimize(leaf.case, leaf.index, search.diverges_as(leaf.signature))
+            outcome = search.compare(case)[index]
             number = len(search.seen) + 1
-            search.seen[leaf.signature] = Divergence(number, leaf.signature, leaf.case, outcome, leaf.known)
+            search.seen[leaf.signature] = Divergence(number, leaf.signature, case, outcome, leaf.known)
             progress(f"divergence {number}: {', '.join(leaf.signature)} (shrunk)")
         if sum(not d.known for d in search.seen.values()) >= config.max_divergences:
             progress(f"{config.max_divergences} kinds of divergence found; the rest are collected without shrinking")

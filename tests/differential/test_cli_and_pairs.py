@@ -1,0 +1,115 @@
+"""The command line: options, usage errors, targets that cannot run here; any two targets, agentgateway too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from diffsupport import paste_and_run
+
+from conformance import cli
+from conformance.differential.cli import target_options
+from conformance.differential.echo import EchoServer
+from conformance.differential.pair import TargetPair
+from conformance.differential.runner import DifferentialSettings, run_differential
+from conformance.http import RequestSpec
+
+
+def test_target_options_go_to_one_target_or_both() -> None:
+    options = target_options(("reference", "envoy"), ["1:fault=x", "envoy:log_level=info", "work_dir=/tmp/w"])
+    assert options == ({"fault": "x", "work_dir": "/tmp/w"}, {"log_level": "info", "work_dir": "/tmp/w"})
+    assert target_options(("reference", "reference"), ["2:fault=y"]) == ({}, {"fault": "y"})
+    with pytest.raises(ValueError, match="is not 1, 2"):
+        target_options(("reference", "reference"), ["reference:fault=y"])  # which one?
+    with pytest.raises(ValueError, match="expected"):
+        target_options(("reference", "envoy"), ["1:fault"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--targets", "reference"], "expected two targets"),
+        (["--targets", "reference,nginx"], "unknown target 'nginx'"),
+        (["--target-option", "3:fault=x"], "is not 1, 2"),
+    ],
+)
+def test_usage_errors_name_the_option(args: list[str], message: str, capsys) -> None:
+    assert cli.main(["differential", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_target_that_cannot_run_here_stops_the_run_with_its_reason(tmp_path: Path, capsys) -> None:
+    """`cluster` against `reference` is built to the real target API; without a cluster it says why, exit 3."""
+    code = cli.main(
+        [
+            "differential",
+            "--targets",
+            "cluster,reference",
+            "--target-option",
+            "1:kubeconfig=" + str(tmp_path / "no-such-kubeconfig"),
+            "--report",
+            str(tmp_path / "r.yaml"),
+        ]
+    )
+    error = capsys.readouterr().err
+    assert code == 3
+    assert "target 'cluster'" in error
+    assert not (tmp_path / "r.yaml").exists()  # nothing ran, nothing reported
+
+
+def test_the_echo_upstream_shows_the_request_as_it_arrived() -> None:
+    with EchoServer() as echo:
+        from conformance.differential import wire
+
+        observation = wire.send(
+            echo.url, RequestSpec(path="/x", headers=(("A", "1"), ("a", "2")), query=(("z", "%26"), ("b", "")))
+        )
+    assert observation.status == 200 and observation.upstream is not None
+    assert observation.upstream.path == "/x"
+    assert observation.upstream.query == "z=%26&b="
+    assert observation.upstream.header("a") == ("1", "2")
+    assert observation.upstream.header("host") == ("www.example.com",)
+
+
+def test_agentgateway_fault_between_two_reference_gateways(tmp_path: Path) -> None:
+    """Any two targets, the same one twice included: Optional mode taken for Permissive lets a wrong key
+    through, and the minimal scenario says so in the agentgateway dialect."""
+    settings = DifferentialSettings(
+        targets=("reference", "reference"),
+        profile="agentgateway",
+        examples=60,
+        seed=1,
+        target_options=({"fault": "optional-as-permissive"}, {}),
+    )
+    result = run_differential(settings)
+    assert result.policies == 60 and result.requests >= 60
+    [divergence] = result.unknown
+    assert "status 200/401" in divergence.signature
+    assert divergence.reproducible, divergence.notes
+    policies = [m for m in divergence.case.manifests if m["kind"] == "AgentgatewayPolicy"]
+    assert [p["spec"]["traffic"]["apiKeyAuthentication"]["mode"] for p in policies] == ["Optional"]
+    scenario = divergence.scenario
+    assert "@APIKeyAuthOptionalMode" in scenario
+    faulty = paste_and_run(
+        tmp_path / "faulty", "agentgateway", scenario, "--target-option", "fault=optional-as-permissive"
+    )
+    assert faulty.returncode == 1 and "1 failed" in faulty.output, faulty.output
+    clean = paste_and_run(tmp_path / "clean", "agentgateway", scenario)
+    assert clean.returncode == 0 and "1 passed" in clean.output, clean.output
+
+
+def test_two_identical_targets_agree(tmp_path: Path) -> None:
+    from conformance.differential.report import write_report
+
+    result = run_differential(DifferentialSettings(targets=("reference", "reference"), examples=15, seed=5))
+    assert not result.failed and not result.divergences
+    assert result.policies == 15 and result.requests >= 15
+    path = write_report(result, tmp_path / "r.yaml")
+    document = yaml.safe_load(path.read_text())
+    assert document["compared"]["policies"] == 15 and document["result"] == "success"
+
+
+def test_pair_names_two_instances_of_one_target_apart() -> None:
+    pair = TargetPair(("reference", "reference"), ({"fault": "x"}, {}), "kgateway")
+    assert pair.labels == ("reference(fault=x)", "reference(default)")
