@@ -59,16 +59,17 @@ def _percent_encoded(key: str) -> str:
 
 
 @st.composite
-def presented_key(draw: st.DrawFn, surface: Surface, part: str) -> str:
+def presented_key(draw: st.DrawFn, surface: Surface, part: str, forms: tuple[str, ...] = ()) -> str:
     """A value put where a key may be read: right, wrong, empty, and the forms each part can take."""
     key = draw(st.sampled_from(surface.keys)) if surface.keys else "no-keys-here"
-    forms = ["right", "wrong", "empty"]
-    if part == "header":
-        forms += ["prefixed", "prefixed-variant", "prefixed-wrong", "prefix-only"]
-    elif part == "query":
-        forms += ["encoded"]
-    elif part == "cookie":
-        forms += ["quoted"]
+    if not forms:
+        forms = ("right", "right", "right", "wrong", "empty")  # most requests get through: hiding is compared then
+        if part == "header":
+            forms += ("prefixed", "prefixed-variant", "prefixed-wrong", "prefix-only")
+        elif part == "query":
+            forms += ("encoded",)
+        elif part == "cookie":
+            forms += ("quoted",)
     form = draw(st.sampled_from(forms))
     prefix = draw(st.sampled_from(surface.prefixes)) if surface.prefixes else "Bearer "
     if form == "right":
@@ -113,9 +114,14 @@ def requests_for(draw: st.DrawFn, surface: Surface) -> RequestSpec:
         + [("query", n) for n in surface.params]
         + [("cookie", n) for n in surface.cookies]
     )
-    # The key in none, one or several of the places a policy reads it from (the same place twice: repeats).
-    for part, name in draw(st.lists(st.sampled_from(places), max_size=3)) if places else []:
-        value = draw(presented_key(surface, part))
+    # The key in none, one or several of the places a policy reads it from (the same place twice: repeats);
+    # often a wrong or empty key in one place and the right key in another, where the order of sources decides.
+    placed = [(part, name, ()) for part, name in draw(st.lists(st.sampled_from(places), max_size=3))] if places else []
+    if len(places) > 1 and draw(st.integers(0, 2)) == 0:
+        first, second = draw(st.lists(st.sampled_from(places), min_size=2, max_size=2, unique=True))
+        placed = [(*first, ("wrong", "empty")), (*second, ("right",))]
+    for part, name, forms in placed:
+        value = draw(presented_key(surface, part, forms))
         if part == "header":
             headers.append((draw(_case_variants(name)), value))
         elif part == "query":

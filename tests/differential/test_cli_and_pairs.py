@@ -113,3 +113,24 @@ def test_two_identical_targets_agree(tmp_path: Path) -> None:
 def test_pair_names_two_instances_of_one_target_apart() -> None:
     pair = TargetPair(("reference", "reference"), ({"fault": "x"}, {}), "kgateway")
     assert pair.labels == ("reference(fault=x)", "reference(default)")
+
+
+def test_the_notebook_view_tables_divergences_without_keys() -> None:
+    from conformance.notebook.differential import run_differential_view
+
+    view = run_differential_view(
+        targets=("reference", "reference"),
+        examples=40,
+        seed=3,
+        target_options=({"fault": "ignore-forward-credential"}, {}),
+    )
+    frame = view.frame()
+    assert list(frame.columns) == ["#", "verdict", "kind", "requests", "differences", "scenario"]
+    assert "FAILS" in set(frame["verdict"])
+    html = view._repr_html_()
+    assert view.result.unknown
+    for divergence in view.result.unknown:
+        keys = divergence.case.keys()
+        scenario = view.scenario(divergence.number)
+        assert keys and not any(key in html or key in frame.to_string() or key in scenario for key in keys)
+        assert "forwardCredential: true" in scenario  # what the fault ignores is what the minimal case keeps

@@ -23,9 +23,9 @@ def test_an_injected_fault_is_shrunk_to_a_scenario_that_fails_only_on_the_faulty
             "--targets",
             "reference,envoy",
             "--examples",
-            "60",
+            "100",
             "--seed",
-            "2",
+            "9",
             "--target-option",
             f"1:fault={FAULT}",
             "--report",
@@ -36,7 +36,7 @@ def test_an_injected_fault_is_shrunk_to_a_scenario_that_fails_only_on_the_faulty
     )
     output = capsys.readouterr().out
     assert code == 1, output
-    assert "compared 60 policies and" in output
+    assert "compared 100 policies and" in output
 
     document = yaml.safe_load(report.read_text())
     assert document["result"] == "failure"
