@@ -29,8 +29,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["differential"]:
-        from conformance.differential.cli import main as differential  # needs the `differential` extra
-
+        try:
+            from conformance.differential.cli import main as differential
+        except ImportError as error:
+            print(MISSING_EXTRA.format(name=error.name).replace("[conformance]", "[differential]"), file=sys.stderr)
+            return 2
         return differential(args[1:])
     if any(a in ("-h", "--help") for a in args):
         print(main.__doc__)
