@@ -16,18 +16,12 @@ from hypothesis import strategies as st
 
 from conformance.differential.model import Case, RequestOutcome
 from conformance.differential.traffic import Surface, keys, requests_for
+from conformance.differential.world import HOST, PATHS, route, share_out, store, target_ref
 from conformance.profiles import PROFILES
 
 PROFILE = PROFILES["agentgateway"]
 NAMESPACE = PROFILE.gateway_namespace
 GATEWAY = PROFILE.gateway_name
-LISTENER = "http"
-HOST = "www.example.com"
-RULES = (
-    ("rule-a", "/anything/a", "/anything/a"),
-    ("rule-b", "/anything/b", "/anything/b"),
-    ("rest", "/", "/anything/c"),
-)
 LEVELS = ("gateway", "listener", "route", "rule-a", "rule-b")
 MODES = (None, "Strict", "Optional", "Permissive")
 HEADERS = ("Authorization", "x-api-key", "X-Key")
@@ -59,25 +53,12 @@ def _stores(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[str]]:
     """One to three Secrets or ConfigMaps (labelled set a/b), and every key they accept."""
     count = draw(st.integers(1, 3))
     values = draw(keys(min_size=count, max_size=count + 3))
-    stores, position = [], 0
-    for index in range(count):
-        remaining = len(values) - position - (count - index - 1)
-        take = draw(st.integers(1, min(3, remaining)))
+    stores = []
+    for index, group in enumerate(share_out(draw, values, count)):
         config_map = draw(st.integers(0, 3)) == 0
-        names = draw(st.lists(st.sampled_from(ENTRY_NAMES), min_size=take, max_size=take, unique=True))
-        entries = {
-            n: _entry(draw, k, config_map) for n, k in zip(names, values[position : position + take], strict=True)
-        }
-        position += take
-        kind = "ConfigMap" if config_map else "Secret"
-        stores.append(
-            {
-                "apiVersion": "v1",
-                "kind": kind,
-                "metadata": {"name": f"keys-{index + 1}", "namespace": NAMESPACE, "labels": {"set": "ab"[index % 2]}},
-                ("data" if config_map else "stringData"): entries,
-            }
-        )
+        names = draw(st.lists(st.sampled_from(ENTRY_NAMES), min_size=len(group), max_size=len(group), unique=True))
+        entries = {n: _entry(draw, k, config_map) for n, k in zip(names, group, strict=True)}
+        stores.append(store("ConfigMap" if config_map else "Secret", NAMESPACE, index, entries))
     return stores, values
 
 
@@ -110,35 +91,6 @@ def _authentication(draw: st.DrawFn, stores: list[dict[str, Any]]) -> dict[str, 
     return auth
 
 
-def _target_ref(level: str) -> dict[str, Any]:
-    if level in ("gateway", "listener"):
-        ref: dict[str, Any] = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY}
-        if level == "listener":
-            ref["sectionName"] = LISTENER
-        return ref
-    ref = {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "httpbin"}
-    if level.startswith("rule-"):
-        ref["sectionName"] = level
-    return ref
-
-
-def _route() -> dict[str, Any]:
-    rules = [
-        {
-            "name": name,
-            "matches": [{"path": {"type": "PathPrefix", "value": prefix}}],
-            "backendRefs": [{"name": "httpbin", "port": 8000}],
-        }
-        for name, prefix, _ in RULES
-    ]
-    return {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "HTTPRoute",
-        "metadata": {"name": "httpbin", "namespace": NAMESPACE},
-        "spec": {"parentRefs": [{"name": GATEWAY}], "hostnames": [HOST], "rules": rules},
-    }
-
-
 @st.composite
 def worlds(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[str]]:
     """The manifests, and every key they accept (a client presents the key behind a hash, never the hash)."""
@@ -150,13 +102,13 @@ def worlds(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[str]]:
             "kind": "AgentgatewayPolicy",
             "metadata": {"name": f"auth-{level}", "namespace": NAMESPACE},
             "spec": {
-                "targetRefs": [_target_ref(level)],
+                "targetRefs": [target_ref(level, GATEWAY)],
                 "traffic": {"apiKeyAuthentication": _authentication(draw, stores)},
             },
         }
         for level in levels
     ]
-    return [*stores, _route(), *policies], accepted
+    return [*stores, route(NAMESPACE, GATEWAY), *policies], accepted
 
 
 def surface(manifests: list[dict[str, Any]], accepted: list[str]) -> Surface:
@@ -172,7 +124,7 @@ def surface(manifests: list[dict[str, Any]], accepted: list[str]) -> Surface:
         cookies.update([location["cookie"]["name"]] if "cookie" in location else [])
     return Surface(
         host=HOST,
-        paths=tuple(path for _, _, path in RULES),
+        paths=PATHS,
         keys=tuple(accepted),
         headers=tuple(sorted(headers)),
         params=tuple(sorted(params)),

@@ -15,20 +15,13 @@ from hypothesis import strategies as st
 from conformance.differential.compare import header_roles
 from conformance.differential.model import Case, RequestOutcome
 from conformance.differential.traffic import Surface, keys, requests_for
+from conformance.differential.world import HOST, PATHS, RULES, route, share_out, store, target_ref
 from conformance.profiles import PROFILES
 
 PROFILE = PROFILES["kgateway"]
 NAMESPACE = PROFILE.gateway_namespace
 GATEWAY = PROFILE.gateway_name
-LISTENER = "http"
-HOST = "www.example.com"
 POLICY_GROUP = "gateway.kgateway.dev"
-#: (rule name, path prefix, a request path it matches); the last rule catches everything else.
-RULES = (
-    ("rule-a", "/anything/a", "/anything/a"),
-    ("rule-b", "/anything/b", "/anything/b"),
-    ("rest", "/", "/anything/c"),
-)
 HEADER_SOURCES = ("api-key", "x-api-key", "Authorization", "X-Key")
 QUERY_SOURCES = ("api_key", "key", "token", "api-key")
 COOKIE_SOURCES = ("api_key", "session", "token")
@@ -42,22 +35,11 @@ TARGET_OF = {level: level[-1] if "-" in level else level for level in LEVELS}
 
 def _secrets(draw: st.DrawFn) -> list[dict[str, Any]]:
     count = draw(st.integers(1, 3))
-    values = draw(keys(min_size=count, max_size=count + 3))
-    secrets, position = [], 0
-    for index in range(count):
-        remaining = len(values) - position - (count - index - 1)  # leave each later Secret at least one key
-        take = draw(st.integers(1, min(3, remaining)))
-        clients = draw(st.lists(st.sampled_from(CLIENTS), min_size=take, max_size=take, unique=True))
-        entries = dict(zip(clients, values[position : position + take], strict=True))
-        position += take
-        secrets.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": f"keys-{index + 1}", "namespace": NAMESPACE, "labels": {"set": "ab"[index % 2]}},
-                "stringData": entries,
-            }
-        )
+    groups = share_out(draw, draw(keys(min_size=count, max_size=count + 3)), count)
+    secrets = []
+    for index, values in enumerate(groups):
+        clients = draw(st.lists(st.sampled_from(CLIENTS), min_size=len(values), max_size=len(values), unique=True))
+        secrets.append(store("Secret", NAMESPACE, index, dict(zip(clients, values, strict=True))))
     return secrets
 
 
@@ -93,42 +75,12 @@ def _auth(draw: st.DrawFn, secrets: list[dict[str, Any]]) -> dict[str, Any]:
     return auth
 
 
-def _target_ref(level: str) -> list[dict[str, Any]]:
-    if level in ("gateway", "listener"):
-        ref: dict[str, Any] = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY}
-        if level == "listener":
-            ref["sectionName"] = LISTENER
-        return [ref]
-    if level.startswith("extref-"):
-        return []  # attached by the rule's ExtensionRef filter instead
-    ref = {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "httpbin"}
-    if level.startswith("rule-"):
-        ref["sectionName"] = level
-    return [ref]
+def _target_refs(level: str) -> list[dict[str, Any]]:
+    return [] if level.startswith("extref-") else [target_ref(level, GATEWAY)]  # extref: the rule's filter
 
 
-def _route(extension_refs: dict[str, str]) -> dict[str, Any]:
-    rules = []
-    for name, prefix, _ in RULES:
-        rule: dict[str, Any] = {
-            "name": name,
-            "matches": [{"path": {"type": "PathPrefix", "value": prefix}}],
-            "backendRefs": [{"name": "httpbin", "port": 8000}],
-        }
-        if name in extension_refs:
-            rule["filters"] = [
-                {
-                    "type": "ExtensionRef",
-                    "extensionRef": {"group": POLICY_GROUP, "kind": "TrafficPolicy", "name": extension_refs[name]},
-                }
-            ]
-        rules.append(rule)
-    return {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "HTTPRoute",
-        "metadata": {"name": "httpbin", "namespace": NAMESPACE},
-        "spec": {"parentRefs": [{"name": GATEWAY}], "hostnames": [HOST], "rules": rules},
-    }
+def _extension_ref(name: str) -> list[dict[str, Any]]:
+    return [{"type": "ExtensionRef", "extensionRef": {"group": POLICY_GROUP, "kind": "TrafficPolicy", "name": name}}]
 
 
 @st.composite
@@ -136,15 +88,15 @@ def worlds(draw: st.DrawFn) -> list[dict[str, Any]]:
     """Secrets, the route, and one to three policies on distinct targets (rule-a and extref-a are one target)."""
     secrets = _secrets(draw)
     levels = draw(st.lists(st.sampled_from(LEVELS), min_size=1, max_size=3, unique_by=TARGET_OF.get))
-    policies, extension_refs = [], {}
+    policies, filters = [], {}
     for level in levels:
         name = f"auth-{level}"
         spec: dict[str, Any] = {"apiKeyAuth": _auth(draw, secrets)}
-        refs = _target_ref(level)
+        refs = _target_refs(level)
         if refs:
             spec = {"targetRefs": refs, **spec}
         else:
-            extension_refs["rule-" + level[-1]] = name
+            filters["rule-" + level[-1]] = _extension_ref(name)
         policies.append(
             {
                 "apiVersion": f"{POLICY_GROUP}/v1alpha1",
@@ -153,34 +105,48 @@ def worlds(draw: st.DrawFn) -> list[dict[str, Any]]:
                 "spec": spec,
             }
         )
-    return [*secrets, _route(extension_refs), *policies]
+    return [*secrets, route(NAMESPACE, GATEWAY, filters), *policies]
 
 
 def surface(manifests: list[dict[str, Any]]) -> Surface:
     """What requests can aim at in this world."""
     valid_keys: list[str] = []
     headers, params, cookies, identities = set(), set(), set(), set()
+    orders = []
     for manifest in manifests:
         if manifest["kind"] == "Secret":
             valid_keys += manifest["stringData"].values()
         if manifest["kind"] != "TrafficPolicy":
             continue
         auth = manifest["spec"]["apiKeyAuth"]
-        for item in auth.get("keySources", [{"header": "api-key"}]) if "disable" not in auth else []:
+        items = auth.get("keySources", [{"header": "api-key"}]) if "disable" not in auth else []
+        for item in items:
             headers.update([item["header"]] if "header" in item else [])
             params.update([item["query"]] if "query" in item else [])
             cookies.update([item["cookie"]] if "cookie" in item else [])
+        # The field of each item that counts (header, else query, else cookie), in list order.
+        effective = tuple(next((f, item[f]) for f in ("header", "query", "cookie") if f in item) for item in items)
+        orders.append((effective, _guarded_paths(manifest)))
         if auth.get("clientIdHeader"):
             identities.add(auth["clientIdHeader"])
     return Surface(
         host=HOST,
-        paths=tuple(path for _, _, path in RULES),
+        paths=PATHS,
         keys=tuple(valid_keys),
         headers=tuple(sorted(headers)) or ("api-key",),
         params=tuple(sorted(params)),
         cookies=tuple(sorted(cookies)),
         identity_headers=tuple(sorted(identities)),
+        orders=tuple(orders),
     )
+
+
+def _guarded_paths(policy: dict[str, Any]) -> tuple[str, ...]:
+    """The request paths a policy guards: one rule's (sectionName or ExtensionRef), or every path."""
+    level = policy["metadata"]["name"].removeprefix("auth-")
+    if level[-2:] in ("-a", "-b"):
+        return tuple(path for name, _, path in RULES if name == "rule" + level[-2:])
+    return PATHS
 
 
 @st.composite

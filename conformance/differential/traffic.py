@@ -35,6 +35,8 @@ class Surface:
     cookies: tuple[str, ...]  # cookie names
     identity_headers: tuple[str, ...] = ()  # headers a gateway sets to the client's identity
     prefixes: tuple[str, ...] = ("Bearer ",)  # prefixes a header source expects
+    #: Each policy's key sources in its order, as (part, name), with the request paths it guards.
+    orders: tuple[tuple[tuple[tuple[str, str], ...], tuple[str, ...]], ...] = ()
 
 
 def keys(min_size: int = 1, max_size: int = 4) -> st.SearchStrategy[list[str]]:
@@ -117,9 +119,13 @@ def requests_for(draw: st.DrawFn, surface: Surface) -> RequestSpec:
     # The key in none, one or several of the places a policy reads it from (the same place twice: repeats);
     # often a wrong or empty key in one place and the right key in another, where the order of sources decides.
     placed = [(part, name, ()) for part, name in draw(st.lists(st.sampled_from(places), max_size=3))] if places else []
-    if len(places) > 1 and draw(st.integers(0, 2)) == 0:
-        first, second = draw(st.lists(st.sampled_from(places), min_size=2, max_size=2, unique=True))
-        placed = [(*first, ("wrong", "empty")), (*second, ("right",))]
+    path = draw(st.sampled_from(surface.paths))
+    orders = [order for order in surface.orders if len(order[0]) > 1]
+    if orders and draw(st.integers(0, 2)) == 0:
+        sources, paths = draw(st.sampled_from(orders))
+        first, second = sorted(draw(st.lists(st.integers(0, len(sources) - 1), min_size=2, max_size=2, unique=True)))
+        placed = [(*sources[first], ("wrong", "wrong", "empty")), (*sources[second], ("right",))]
+        path = draw(st.sampled_from(paths))
     for part, name, forms in placed:
         value = draw(presented_key(surface, part, forms))
         if part == "header":
@@ -149,5 +155,4 @@ def requests_for(draw: st.DrawFn, surface: Surface) -> RequestSpec:
             cookies.insert(draw(st.integers(0, len(cookies))), (name, value))
         else:  # a header, or a spoofed identity header
             headers.insert(draw(st.integers(0, len(headers))), (name, value or "spoofed"))
-    path = draw(st.sampled_from(surface.paths))
     return RequestSpec("GET", path, surface.host, None, tuple(headers), tuple(query), tuple(cookies))

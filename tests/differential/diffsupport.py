@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.differential import kgateway
+from conformance.differential.world import route, target_ref
 from conformance.profiles import PROFILES
 
 
@@ -25,11 +26,11 @@ def kgateway_world(key_sources: list[dict[str, str]], **auth: Any) -> list[dict[
         "kind": "TrafficPolicy",
         "metadata": {"name": "auth-gateway", "namespace": kgateway.NAMESPACE},
         "spec": {
-            "targetRefs": [kgateway._target_ref("gateway")[0]],
+            "targetRefs": [target_ref("gateway", kgateway.GATEWAY)],
             "apiKeyAuth": {"secretRef": {"name": "keys-1"}, "keySources": key_sources, **auth},
         },
     }
-    return [*PROFILES["kgateway"].base_manifests(), secret, kgateway._route({}), policy]
+    return [*PROFILES["kgateway"].base_manifests(), secret, route(kgateway.NAMESPACE, kgateway.GATEWAY), policy]
 
 
 @dataclass

@@ -78,12 +78,12 @@ def test_agentgateway_fault_between_two_reference_gateways(tmp_path: Path) -> No
     settings = DifferentialSettings(
         targets=("reference", "reference"),
         profile="agentgateway",
-        examples=60,
-        seed=1,
+        examples=100,
+        seed=2,
         target_options=({"fault": "optional-as-permissive"}, {}),
     )
     result = run_differential(settings)
-    assert result.policies == 60 and result.requests >= 60
+    assert result.policies == 100 and result.requests >= 100
     [divergence] = result.unknown
     assert "status 200/401" in divergence.signature
     assert divergence.reproducible, divergence.notes
@@ -120,8 +120,8 @@ def test_the_notebook_view_tables_divergences_without_keys() -> None:
 
     view = run_differential_view(
         targets=("reference", "reference"),
-        examples=40,
-        seed=3,
+        examples=100,
+        seed=7,
         target_options=({"fault": "ignore-forward-credential"}, {}),
     )
     frame = view.frame()
