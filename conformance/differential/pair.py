@@ -46,12 +46,17 @@ class TargetPair:
         options: tuple[Mapping[str, Any], Mapping[str, Any]],
         profile: str,
         consistency: ConsistencySettings | None = None,
+        raw_echo: bool | None = None,
     ) -> None:
+        """`raw_echo`: compare through the raw echo upstream (default: when both targets can reach it)."""
         self.names = names
         self.options = options
         self.profile = PROFILES[profile]
         self.consistency = consistency or ConsistencySettings()
-        self.raw_echo = all(name in ECHO_CAPABLE for name in names)
+        capable = all(name in ECHO_CAPABLE for name in names)
+        if raw_echo and not capable:
+            raise ValueError(f"only {' and '.join(sorted(ECHO_CAPABLE))} can reach the raw echo upstream")
+        self.raw_echo = capable if raw_echo is None else raw_echo
         self.echo: EchoServer | None = None
         self.targets: list[Target] = []
         self._loaded: dict[Key, dict[str, Any]] = {}

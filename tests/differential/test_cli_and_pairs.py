@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from diffsupport import paste_and_run
+from diffsupport import kgateway_world, paste_and_run
 
 from conformance import cli
 from conformance.differential.cli import target_options
@@ -134,3 +134,25 @@ def test_the_notebook_view_tables_divergences_without_keys() -> None:
         scenario = view.scenario(divergence.number)
         assert keys and not any(key in html or key in frame.to_string() or key in scenario for key in keys)
         assert "forwardCredential: true" in scenario  # what the fault ignores is what the minimal case keeps
+
+
+def test_targets_without_the_echo_are_compared_through_httpbin() -> None:
+    """What a cluster pair compares (httpbin's echo: joined headers, parsed args), here with two embedded targets
+    made to use their real httpbin: the upstream is read from httpbin, and generated cases agree."""
+    pair = TargetPair(("reference", "envoy"), ({}, {}), "kgateway", raw_echo=False)
+    pair.start()
+    try:
+        assert pair.echo is None
+        pair.load(kgateway_world(key_sources=[{"header": "x-api-key"}, {"query": "api_key"}]))
+        request = RequestSpec(
+            path="/anything/a", headers=(("x-api-key", "model-key-7d1e"),), query=(("z", "1"), ("b", "%26x"))
+        )
+        reference, envoy = pair.send(request)
+        assert reference.upstream is not None and envoy.upstream is not None
+        assert reference.upstream.query == "b=&x&z=1"  # httpbin's args {b: "&x", z: "1"}, sorted
+        assert envoy.upstream.query == "b=&x=&z=1"  # Envoy's rebuild turned b=%26x into b=&x: {b: "", x: "", z: "1"}
+        assert "x-api-key" not in dict(envoy.upstream.headers)
+        result = run_differential(DifferentialSettings(examples=60, seed=12), pair=pair)
+    finally:
+        pair.close()
+    assert result.policies == 60 and not result.failed, [d.signature for d in result.unknown]
