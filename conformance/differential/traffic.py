@@ -49,6 +49,10 @@ def _case_variants(name: str) -> st.SearchStrategy[str]:
     return st.sampled_from((name, name.lower(), name.upper(), name.title()))
 
 
+def _rarely_cased(name: str) -> st.SearchStrategy[str]:
+    return st.sampled_from((name, name, name, name.upper()))
+
+
 def _wrong(key: str) -> str:
     """A key that is not valid but looks like one: the last character changed."""
     last = "x" if key[-1] != "x" else "y"
@@ -131,9 +135,9 @@ def requests_for(draw: st.DrawFn, surface: Surface) -> RequestSpec:
         if part == "header":
             headers.append((draw(_case_variants(name)), value))
         elif part == "query":
-            query.append((name, value))
+            query.append((draw(_rarely_cased(name)), value))  # query and cookie names are case-sensitive
         else:
-            cookies.append((name, value))
+            cookies.append((draw(_rarely_cased(name)), value))
     # Neighbours in any order around the key, and a client claiming an identity itself.
     extras = draw(
         st.lists(

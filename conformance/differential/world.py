@@ -15,7 +15,8 @@ RULES = (
     ("rule-b", "/anything/b", "/anything/b"),
     ("rest", "/", "/anything/c"),
 )
-PATHS = tuple(path for _, _, path in RULES)
+#: Requests aim at each rule, inside a rule's prefix, and just outside it (`/anything/ab` is not under `/anything/a`).
+PATHS = (*(path for _, _, path in RULES), "/anything/a/x", "/anything/ab")
 
 
 def target_ref(level: str, gateway: str) -> dict[str, Any]:
