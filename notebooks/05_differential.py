@@ -22,7 +22,7 @@
 # Every kind of difference is **shrunk** to a minimal policy and request and written as a Gherkin scenario in the
 # suite's own steps, stating what the second target (the baseline) did. Differences whose cause is known are
 # listed with their upstream reason instead of failing. The same run from a shell:
-# `apikey-conformance differential --targets reference,envoy --profile kgateway --examples 60 --seed 12`.
+# `apikey-conformance differential --targets reference,envoy --profile kgateway --examples 60 --seed 9`.
 
 # %%
 from IPython.display import display
@@ -33,7 +33,7 @@ from conformance.notebook.differential import run_differential_view
 TARGETS = "reference,envoy"  # A,B: A is compared against the baseline B (any two targets)
 PROFILE = "kgateway"  # kgateway | agentgateway (Envoy implements kgateway only)
 EXAMPLES = 60  # generated policy worlds, each with up to four requests
-SEED = 12  # the same seed generates the same cases
+SEED = 9  # the same seed generates the same cases
 FAULT = "later-source-rescues"  # a known fault for the second run (conformance/targets/faults.py)
 
 # %% [markdown]
@@ -50,7 +50,7 @@ display(view)
 # %%
 assert view.result.policies == EXAMPLES and view.result.requests >= EXAMPLES, view.headline()
 assert not view.result.failed, view.frame()
-if (TARGETS, PROFILE, EXAMPLES, SEED) == ("reference,envoy", "kgateway", 60, 12):
+if (TARGETS, PROFILE, EXAMPLES, SEED) == ("reference,envoy", "kgateway", 60, 9):
     assert len(view.frame()) >= 2  # this seed meets two known divergences: the table has something to show
 view.frame()
 
@@ -64,7 +64,7 @@ view.frame()
 
 # %%
 faulty = run_differential_view(
-    targets=(first, second), profile=PROFILE, examples=100, seed=9, target_options=({"fault": FAULT}, {})
+    targets=(first, second), profile=PROFILE, examples=100, seed=6, target_options=({"fault": FAULT}, {})
 )
 display(faulty)
 

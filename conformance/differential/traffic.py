@@ -40,8 +40,9 @@ class Surface:
 
 
 def keys(min_size: int = 1, max_size: int = 4) -> st.SearchStrategy[list[str]]:
-    """Distinct key values, each at least 6 characters (shorter ones would collide with ordinary text)."""
-    key = st.text(alphabet=KEY_ALPHABET, min_size=6, max_size=14)
+    """Distinct key values `key-...`: the prefix keeps a generated key (hypothesis also tries words and constants
+    it finds in source code) from being ordinary text that redaction would then hide everywhere."""
+    key = st.text(alphabet=KEY_ALPHABET, min_size=4, max_size=12).map(lambda body: "key-" + body)
     return st.lists(key, min_size=min_size, max_size=max_size, unique=True)
 
 

@@ -25,7 +25,7 @@ def test_an_injected_fault_is_shrunk_to_a_scenario_that_fails_only_on_the_faulty
             "--examples",
             "100",
             "--seed",
-            "9",
+            "6",
             "--target-option",
             f"1:fault={FAULT}",
             "--report",
