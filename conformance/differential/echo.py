@@ -76,6 +76,11 @@ class EchoServer:
         async with server:
             await self._stopped.wait()
             server.close()
+            # Kept-alive connections from the gateways: end their handlers before the loop goes.
+            handlers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in handlers:
+                task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
             await server.wait_closed()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -15,7 +15,7 @@ from conformance.consistency import ConsistencySettings
 from conformance.differential import wire
 from conformance.differential.echo import EchoServer
 from conformance.differential.model import Observation
-from conformance.http import RequestSpec
+from conformance.http import Client, RequestSpec
 from conformance.profiles import PROFILES
 from conformance.redact import REDACTOR
 from conformance.targets import Target, TargetError, make_target
@@ -59,6 +59,7 @@ class TargetPair:
         self.raw_echo = capable if raw_echo is None else raw_echo
         self.echo: EchoServer | None = None
         self.targets: list[Target] = []
+        self.client = Client()
         self._loaded: dict[Key, dict[str, Any]] = {}
 
     @property
@@ -105,13 +106,14 @@ class TargetPair:
 
     def send(self, request: RequestSpec) -> tuple[Observation, Observation]:
         port = request.listener_port or self.profile.listener_port
-        a, b = (wire.send(target.base_url(port), request) for target in self.targets)
+        a, b = (wire.send(self.client, target.base_url(port), request) for target in self.targets)
         return a, b
 
     def versions(self) -> dict[str, dict[str, str]]:
         return {label: target.versions() for label, target in zip(self.labels, self.targets, strict=False)}
 
     def close(self) -> None:
+        self.client.close()
         targets, self.targets = self.targets, []
         for target in targets:
             try:

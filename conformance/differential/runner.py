@@ -271,11 +271,6 @@ def _render(search: _Search, divergence: Divergence) -> None:
     config, (label_a, label_b) = search.config, search.pair.labels
     outcome = divergence.outcome
     expected = gherkin.expectations(outcome.a, outcome.b)
-    names = [name.lower() for name, _ in outcome.request.headers]
-    for name in sorted({n for n in names if names.count(n) > 1}):
-        expected.notes.append(
-            f"the request repeats header {name}; the suite's request step sends one value per header name"
-        )
     what = ", ".join(divergence.signature)
     comments = [
         f"{label_a} and {label_b} differ ({what}); the expectations are what {label_b} did",

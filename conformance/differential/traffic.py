@@ -1,8 +1,8 @@
 """Generated requests for a generated policy: the key in one or several places, right and wrong, in its odd forms.
 
 Every value is one a scenario's request table can carry as is: printable ASCII, no `|` or `\\`, no leading or
-trailing space (the table trims cells). Percent-escapes of unreserved characters are decoded by `requests`
-before they are sent, so only the escapes that survive it are generated on purpose.
+trailing space (the table trims cells). The harness sends them byte for byte, so a percent-escape reaches the
+gateway as written.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _wrong(key: str) -> str:
 
 
 def _percent_encoded(key: str) -> str:
-    """Every character that `requests` leaves escaped, escaped (it decodes escapes of unreserved ones)."""
+    """Every character but letters, digits and `_.-~` escaped."""
     return quote(key, safe="")
 
 

@@ -9,11 +9,12 @@ import yaml
 from diffsupport import kgateway_world, paste_and_run
 
 from conformance import cli
+from conformance.differential import wire
 from conformance.differential.cli import target_options
 from conformance.differential.echo import EchoServer
 from conformance.differential.pair import TargetPair
 from conformance.differential.runner import DifferentialSettings, run_differential
-from conformance.http import RequestSpec
+from conformance.http import Client, RequestSpec
 
 
 def test_target_options_go_to_one_target_or_both() -> None:
@@ -59,12 +60,13 @@ def test_a_target_that_cannot_run_here_stops_the_run_with_its_reason(tmp_path: P
 
 
 def test_the_echo_upstream_shows_the_request_as_it_arrived() -> None:
+    client = Client()
     with EchoServer() as echo:
-        from conformance.differential import wire
-
-        observation = wire.send(
-            echo.url, RequestSpec(path="/x", headers=(("A", "1"), ("a", "2")), query=(("z", "%26"), ("b", "")))
-        )
+        spec = RequestSpec(path="/x", headers=(("A", "1"), ("a", "2")), query=(("z", "%26"), ("b", "")))
+        observation = wire.send(client, echo.url, spec)
+        again = wire.send(client, echo.url, spec)  # on the kept-alive connection
+    client.close()
+    assert again == observation
     assert observation.status == 200 and observation.upstream is not None
     assert observation.upstream.path == "/x"
     assert observation.upstream.query == "z=%26&b="
