@@ -64,14 +64,15 @@ class TargetPair:
 
     @property
     def labels(self) -> tuple[str, str]:
-        """Names that tell the two apart even when both are the same target with different options."""
+        """Names that tell the two apart even when both are the same target: `reference#1(fault=x)`."""
         a, b = self.names
         if a != b:
             return a, b
-        return tuple(
-            f"{n}({','.join(f'{k}={v}' for k, v in o.items()) or 'default'})"
-            for n, o in zip(self.names, self.options, strict=True)
-        )  # type: ignore[return-value]
+        labels = []
+        for index, options in enumerate(self.options):
+            given = ",".join(f"{k}={v}" for k, v in options.items())
+            labels.append(f"{self.names[index]}#{index + 1}" + (f"({given})" if given else ""))
+        return labels[0], labels[1]
 
     def start(self) -> None:
         try:

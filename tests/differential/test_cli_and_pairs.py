@@ -114,7 +114,7 @@ def test_two_identical_targets_agree(tmp_path: Path) -> None:
 
 def test_pair_names_two_instances_of_one_target_apart() -> None:
     pair = TargetPair(("reference", "reference"), ({"fault": "x"}, {}), "kgateway")
-    assert pair.labels == ("reference(fault=x)", "reference(default)")
+    assert pair.labels == ("reference#1(fault=x)", "reference#2")
 
 
 def test_the_notebook_view_tables_divergences_without_keys() -> None:
