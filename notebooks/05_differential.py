@@ -22,7 +22,7 @@
 # Every kind of difference is **shrunk** to a minimal policy and request and written as a Gherkin scenario in the
 # suite's own steps, stating what the second target (the baseline) did. Differences whose cause is known are
 # listed with their upstream reason instead of failing. The same run from a shell:
-# `apikey-conformance differential --targets reference,envoy --profile kgateway --examples 60 --seed 9`.
+# `apikey-conformance differential --targets reference,envoy --profile kgateway --examples 300 --seed 9`.
 
 # %%
 from IPython.display import display
@@ -32,15 +32,15 @@ from conformance.notebook.differential import run_differential_view
 # %% tags=["parameters"]
 TARGETS = "reference,envoy"  # A,B: A is compared against the baseline B (any two targets)
 PROFILE = "kgateway"  # kgateway | agentgateway (Envoy implements kgateway only)
-EXAMPLES = 60  # generated policy worlds, each with up to four requests
-SEED = 9  # the same seed generates the same cases
+EXAMPLES = 300  # generated policy worlds, each with up to four requests
+SEED = 9  # the same seed generates the same cases (for the same code)
 FAULT = "later-source-rescues"  # a known fault for the second run (conformance/targets/faults.py)
 
 # %% [markdown]
 # ## The reference gateway against a real Envoy
 # Envoy is kgateway's data plane, so where the two differ Envoy shows what kgateway users get. The table has one
-# row per kind of divergence: the ones marked *known* are documented in the README with their reason (some the
-# reference gateway is about to change, some reported as reference bugs); anything else would fail the run.
+# row per kind of divergence: the ones marked *known* are documented in the README with their reason (reported
+# as reference gateway bugs, to be fixed there); anything else would fail the run.
 
 # %%
 first, second = (name.strip() for name in TARGETS.split(","))
@@ -50,8 +50,6 @@ display(view)
 # %%
 assert view.result.policies == EXAMPLES and view.result.requests >= EXAMPLES, view.headline()
 assert not view.result.failed, view.frame()
-if (TARGETS, PROFILE, EXAMPLES, SEED) == ("reference,envoy", "kgateway", 60, 9):
-    assert len(view.frame()) >= 2  # this seed meets two known divergences: the table has something to show
 view.frame()
 
 # %% [markdown]
@@ -63,9 +61,12 @@ view.frame()
 # keys redacted; the scenarios file written by `write_scenarios` holds them).
 
 # %%
-faulty = run_differential_view(
-    targets=(first, second), profile=PROFILE, examples=100, seed=6, target_options=({"fault": FAULT}, {})
-)
+for seed in range(1, 6):  # almost always the first seed; a few more make the cell independent of luck
+    faulty = run_differential_view(
+        targets=(first, second), profile=PROFILE, examples=100, seed=seed, target_options=({"fault": FAULT}, {})
+    )
+    if faulty.result.unknown:
+        break
 display(faulty)
 
 # %%

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from urllib.parse import unquote_to_bytes
 
 from conformance.differential.compare import NONE
 from conformance.differential.model import Case, Difference, RequestOutcome
@@ -36,33 +35,6 @@ class KnownDivergence:
 
     def as_dict(self) -> dict[str, str]:
         return {"id": self.id, "title": self.title, "reason": self.reason, "source": self.source, "status": self.status}
-
-
-def envoy_query_rebuild(query: str | None) -> str | None:
-    """The query string Envoy 1.40's api_key_auth filter forwards after hiding a credential: parameters grouped
-    by decoded name in name order (repeats together, in arrival order), decoded values written back unencoded,
-    and no '?' at all when nothing is left."""
-    if query is None:
-        return None
-    params: dict[str, list[str]] = {}
-    for segment in query.split("&"):
-        if segment:
-            name, _, value = segment.partition("=")
-            params.setdefault(_decoded(name), []).append(_decoded(value))
-    return "&".join(f"{name}={value}" for name in sorted(params) for value in params[name]) or None
-
-
-def _decoded(text: str) -> str:
-    return unquote_to_bytes(text).decode("latin-1")  # bytes as the echo shows them
-
-
-def _query_rebuilt(case: Case, outcome: RequestOutcome) -> list[Difference]:
-    a, b = outcome.a.upstream, outcome.b.upstream
-    if a is None or b is None:
-        return []
-    if envoy_query_rebuild(a.query) != b.query and envoy_query_rebuild(b.query) != a.query:
-        return []
-    return [d for d in outcome.differences if d.aspect == "upstream query"]
 
 
 #: Request headers Envoy 1.40 keeps as one inline header: a repeated one reaches filters and the upstream as one
@@ -144,20 +116,6 @@ def _identity_hidden(case: Case, outcome: RequestOutcome) -> list[Difference]:
 
 
 KNOWN: tuple[KnownDivergence, ...] = (
-    KnownDivergence(
-        id="envoy-query-rebuild",
-        title="Envoy rebuilds the query string when it hides a credential",
-        reason=(
-            "With a query key source and credentials hidden, Envoy's api_key_auth filter removes the key through "
-            "an ordered multimap of decoded parameters and writes every allowed request's query back from it: "
-            "sorted by name, values decoded ('%26' becomes '&'), a bare 'flag' becomes 'flag='. The reference "
-            "gateway removes the key and keeps the other parameters byte for byte until it implements the rebuild "
-            "(SPEC.md, 'Query rebuild')."
-        ),
-        source="envoyproxy/envoy source/extensions/filters/http/api_key_auth/api_key_auth.cc (removeKey); SPEC.md",
-        status=REFERENCE_WILL_FIX,
-        explains=_query_rebuilt,
-    ),
     KnownDivergence(
         id="envoy-joins-repeated-inline-headers",
         title="Envoy joins a repeated Authorization (and other inline) header into one value",

@@ -12,6 +12,10 @@ from conformance.differential import kgateway
 from conformance.differential.world import route, target_ref
 from conformance.profiles import PROFILES
 
+#: Seeds a test searches with until it meets what it looks for. A seed fixes the generated cases only for one
+#: state of the code (hypothesis also draws constants found in the loaded source), so no test relies on one.
+SEEDS = (1, 2, 3, 4, 5)
+
 
 def kgateway_world(key_sources: list[dict[str, str]], **auth: Any) -> list[dict[str, Any]]:
     """The profile's Gateway, the differential route (rules a, b, rest) and one Gateway-wide policy."""

@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import yaml
-from diffsupport import paste_and_run, printed_scenarios
+from diffsupport import SEEDS, paste_and_run, printed_scenarios
 
 from conformance import cli
 
@@ -17,26 +17,31 @@ FAULT = "later-source-rescues"
 
 def test_an_injected_fault_is_shrunk_to_a_scenario_that_fails_only_on_the_faulty_target(tmp_path: Path, capsys) -> None:
     report, scenarios = tmp_path / "differential.yaml", tmp_path / "differential.feature"
-    code = cli.main(
-        [
-            "differential",
-            "--targets",
-            "reference,envoy",
-            "--examples",
-            "100",
-            "--seed",
-            "6",
-            "--target-option",
-            f"1:fault={FAULT}",
-            "--report",
-            str(report),
-            "--scenarios",
-            str(scenarios),
-        ]
-    )
-    output = capsys.readouterr().out
-    assert code == 1, output
-    assert "compared 100 policies and" in output
+    # Each seed almost always meets the fault within 100 cases; see SEEDS.
+    for seed in SEEDS:
+        code = cli.main(
+            [
+                "differential",
+                "--targets",
+                "reference,envoy",
+                "--examples",
+                "100",
+                "--seed",
+                str(seed),
+                "--target-option",
+                f"1:fault={FAULT}",
+                "--report",
+                str(report),
+                "--scenarios",
+                str(scenarios),
+            ]
+        )
+        output = capsys.readouterr().out
+        assert code in (0, 1), output
+        assert "compared 100 policies and" in output
+        if code == 1:
+            break
+    assert code == 1, f"the fault was not found with seeds {SEEDS}"
 
     document = yaml.safe_load(report.read_text())
     assert document["result"] == "failure"
