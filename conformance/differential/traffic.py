@@ -18,7 +18,17 @@ from conformance.http import RequestSpec
 #: Characters of generated keys and values: URL- and cookie-significant ones included, nothing a cell trims.
 KEY_ALPHABET = string.ascii_letters + string.digits + "-._~+/=:%,;&@!*$"
 VALUE_ALPHABET = string.ascii_letters + string.digits + "-._~+/=%:@"
-NEIGHBOUR_HEADERS = ("x-trace", "accept-language", "x-api-key-2")
+#: Headers beside the key: plain ones, one a gateway may hold as a single value when repeated (`accept`), and
+#: ones a proxy may treat as its own (`proxy-authorization`, `expect`, `x-forwarded-client-cert`).
+NEIGHBOUR_HEADERS = (
+    "x-trace",
+    "accept-language",
+    "x-api-key-2",
+    "accept",
+    "proxy-authorization",
+    "expect",
+    "x-forwarded-client-cert",
+)
 NEIGHBOUR_PARAMS = ("a", "z", "page", "api", "key")
 NEIGHBOUR_COOKIES = ("theme", "a", "z", "session-id")
 

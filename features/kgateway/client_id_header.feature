@@ -58,3 +58,34 @@ Feature: kgateway forwards the authenticated client's id in a header
       | header | api-key     | wrong-key-000000 |
       | header | x-client-id | admin            |
     Then the response status is 401
+
+  Scenario: A client id header that is also a key source is set, then removed with the credential
+    Envoy sets the client id first and then removes the credential from every source, so the upstream
+    receives neither.
+
+    When the following resources are applied:
+      """
+      apiVersion: gateway.kgateway.dev/v1alpha1
+      kind: TrafficPolicy
+      metadata:
+        name: apikey-auth
+        namespace: kgateway-system
+      spec:
+        targetRefs:
+          - group: gateway.networking.k8s.io
+            kind: Gateway
+            name: http
+        apiKeyAuth:
+          secretRef:
+            name: apikey
+          keySources:
+            - header: api-key
+            - header: x-client-id
+          clientIdHeader: x-client-id
+      """
+    And I send a GET request to "/headers" with:
+      | part   | name    | value                   |
+      | header | api-key | client-two-key-6e0b94d3 |
+    Then the response status is 200
+    And the upstream receives no header "x-client-id"
+    And the upstream receives no header "api-key"

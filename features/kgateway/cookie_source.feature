@@ -61,3 +61,21 @@ Feature: kgateway reads the key from a cookie
       | part   | name       | value            |
       | cookie | auth_token | not-the-key-0000 |
     Then the response status is 401
+
+  Scenario: The other cookies are merged into one Cookie line, unquoted, pieces without "=" dropped
+    Envoy rebuilds the Cookie header when it removes the key's cookie (Http::Utility::removeCookieValue).
+
+    When I send a GET request to "/headers" with:
+      | part   | name       | value               |
+      | header | Cookie     | flag; lang=en       |
+      | cookie | theme      | "dark"              |
+      | cookie | auth_token | cookie-key-5b8e21f7 |
+      | cookie | session    | abc123              |
+    Then the response status is 200
+    And the upstream receives header "Cookie" with value "lang=en; theme=dark; session=abc123"
+
+  Scenario: A cookie name is everything before "=", spaces included
+    When I send a GET request to "/headers" with:
+      | part   | name   | value                           |
+      | header | Cookie | auth_token =cookie-key-5b8e21f7 |
+    Then the response status is 401

@@ -74,6 +74,38 @@ def cookie_value(headers: Headers, name: bytes) -> bytes | None:
     return None
 
 
+def envoy_cookie_value(headers: Headers, name: bytes) -> bytes | None:
+    """A cookie as Envoy reads it (Http::Utility::parseCookieValue): `;`-separated pieces, leading spaces skipped,
+    the name is everything up to `=` (so `k =v` is a cookie named `k `), the value everything after it, one pair
+    of surrounding double quotes removed; pieces without `=` are not cookies."""
+    for key, line in headers:
+        if key != b"cookie":
+            continue
+        for piece in line.split(b";"):
+            cookie, sep, value = piece.lstrip(b" ").partition(b"=")
+            if sep and cookie == name:
+                return value[1:-1] if len(value) >= 2 and value[:1] == value[-1:] == b'"' else value
+    return None
+
+
+def envoy_without_cookie(headers: Headers, name: bytes) -> Headers:
+    """Envoy's removal of a cookie (Http::Utility::removeCookieValue): every Cookie line merged into one, at the
+    end, the named cookie and pieces without `=` dropped, one pair of quotes around a value removed; no Cookie
+    header when nothing is left."""
+    kept: list[bytes] = []
+    others: Headers = []
+    for key, line in headers:
+        if key != b"cookie":
+            others.append((key, line))
+            continue
+        for piece in line.split(b";"):
+            cookie, sep, value = piece.lstrip(b" ").partition(b"=")
+            if sep and cookie != name:
+                quoted = len(value) >= 2 and value[:1] == value[-1:] == b'"'
+                kept.append(cookie + b"=" + (value[1:-1] if quoted else value))
+    return [*others, (b"cookie", b"; ".join(kept))] if kept else others
+
+
 def without_cookie(headers: Headers, name: bytes) -> Headers:
     """Remove a cookie, keep the others; a Cookie header left empty is dropped."""
     rebuilt: Headers = []

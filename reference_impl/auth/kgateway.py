@@ -7,11 +7,11 @@ from urllib.parse import unquote_to_bytes
 
 from reference_impl.auth.decision import Allow, Deny, Headers, RequestParts
 from reference_impl.auth.extract import (
-    cookie_value,
+    envoy_cookie_value,
+    envoy_without_cookie,
     first_header,
     first_query_param,
     with_header,
-    without_cookie,
     without_header,
 )
 from reference_impl.auth.keys import KeyIndex
@@ -54,7 +54,7 @@ def extract(source: Source, request: RequestParts) -> bytes | None:
         return value
     if source.kind == "query":
         return first_query_param(request.query_string, source.name)
-    return cookie_value(request.headers, source.name)
+    return envoy_cookie_value(request.headers, source.name)
 
 
 def rebuilt_query(query_string: bytes, name: bytes) -> bytes:
@@ -83,7 +83,7 @@ def hide(sources: tuple[Source, ...], headers: Headers, query_string: bytes) -> 
         elif source.kind == "query":
             query_string = rebuilt_query(query_string, source.name)
         else:
-            headers = without_cookie(headers, source.name)
+            headers = envoy_without_cookie(headers, source.name)
     return headers, query_string
 
 
@@ -99,10 +99,12 @@ def decide(auth: KgatewayAuth, request: RequestParts) -> Allow | Deny:
     if client is None:
         return DENY_UNAUTHORIZED
     headers, query_string = request.headers, request.query_string
+    # Envoy's order: the client id is set first, then the credential removed from every source, so a
+    # clientIdHeader that is also a key source header is removed too.
+    if auth.client_id_header is not None:
+        headers = with_header(headers, auth.client_id_header, client.encode("utf-8"))
     if not auth.forward_credential:
         headers, query_string = hide(auth.sources, headers, query_string)
         if _PATH_FORBIDDEN.intersection(query_string):  # a decoded control character Envoy cannot send upstream
             return DENY_UNFORWARDABLE_PATH
-    if auth.client_id_header is not None:
-        headers = with_header(headers, auth.client_id_header, client.encode("utf-8"))
     return Allow(headers, query_string, client=client)

@@ -77,6 +77,8 @@ class ListenerTable:
     exact: Mapping[str, tuple[Candidate, ...]] = field(default_factory=dict)
     wildcard: tuple[tuple[str, tuple[Candidate, ...]], ...] = ()  # (".example.com", ...), longest first
     catch_all: tuple[Candidate, ...] = ()
+    # kgateway's data plane is Envoy: its listeners hold and forward headers as Envoy does (gateway/envoy_headers.py).
+    envoy_headers: bool = False
 
     def candidates(self, host: str) -> tuple[Candidate, ...]:
         found = self.exact.get(host)

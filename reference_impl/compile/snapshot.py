@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reference_impl.auth.decision import Deny
@@ -162,6 +162,7 @@ def compile_snapshot(
     route_problems: dict[tuple[str, str], dict[str, Condition]] = {}
     per_port: dict[int, list[tuple[str, tuple, Candidate]]] = {}
     replaced_ports: dict[int, str] = {}
+    envoy_ports: set[int] = set()
 
     routes = sorted(
         inventory.routes.values(),
@@ -185,6 +186,8 @@ def compile_snapshot(
             )
             continue
         gateway_status[key] = Condition("Accepted", "True", "Accepted", "Gateway accepted")
+        if dialect == "TrafficPolicy":
+            envoy_ports.update(listener.port for listener in gateway.spec.listeners)
         own = [p for p in policies if p.kind == dialect]
         _replace_on_invalid_gateway_policy(gateway, own, replaced_ports)
         for order, route in enumerate(routes):
@@ -211,10 +214,8 @@ def compile_snapshot(
 
     tables = {}
     for port, entries in per_port.items():
-        if port in replaced_ports:
-            tables[port] = _replaced_table(port, replaced_ports[port])
-        else:
-            tables[port] = build_table(port, entries)
+        table = _replaced_table(port, replaced_ports[port]) if port in replaced_ports else build_table(port, entries)
+        tables[port] = replace(table, envoy_headers=port in envoy_ports)
     _parent_problems(inventory, gateway_status, route_problems)
     route_status = {key: tuple(found.values()) for key, found in sorted(route_problems.items())}
     return Snapshot(generation, tables, policy_status, gateway_status, route_status)

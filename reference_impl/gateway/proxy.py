@@ -33,7 +33,7 @@ HOP_BY_HOP = frozenset(
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
 
 
-def strip_hop_by_hop(headers: Headers) -> Headers:
+def strip_hop_by_hop(headers: Headers, hop_by_hop: frozenset[bytes] = HOP_BY_HOP) -> Headers:
     """Remove hop-by-hop headers and any header the Connection header names."""
     named = {
         token.strip().lower()
@@ -42,7 +42,7 @@ def strip_hop_by_hop(headers: Headers) -> Headers:
         for token in value.split(b",")
         if token.strip()
     }
-    return [(k, v) for k, v in headers if k not in HOP_BY_HOP and k not in named]
+    return [(k, v) for k, v in headers if k not in hop_by_hop and k not in named]
 
 
 def forwarded_headers(headers: Headers, client: tuple[str, int] | None, scheme: str) -> Headers:
@@ -91,10 +91,12 @@ class Proxy:
         headers: Headers,
         query_string: bytes,
         path: bytes | None = None,
+        hop_by_hop: frozenset[bytes] = HOP_BY_HOP,
     ) -> int:
         """Send the request upstream and stream the response back. Returns the status sent to the client.
 
-        `path` is the (normalised) path to forward, default the scope's raw path. Raises UpstreamError before the
+        `path` is the (normalised) path to forward, default the scope's raw path; `hop_by_hop` the request headers
+        not forwarded. Raises UpstreamError before the
         response has started; once it has, a failure cuts the response short instead."""
         host, port, base_path = self._origin(base_url)
         method: str = scope["method"]
@@ -102,7 +104,7 @@ class Proxy:
         if query_string:
             target += b"?" + query_string
         upstream_headers = forwarded_headers(
-            strip_hop_by_hop(headers), scope.get("client"), scope.get("scheme", "http")
+            strip_hop_by_hop(headers, hop_by_hop), scope.get("client"), scope.get("scheme", "http")
         )
         chunked = False
         has_length = False

@@ -1,39 +1,18 @@
-"""The known divergences' models of Envoy, checked by example and against the real Envoy target."""
+"""What long differential runs found, now the reference gateway's own behaviour, checked against the real Envoy;
+and the known-divergence mechanism, with an entry of its own."""
 
 from __future__ import annotations
 
 import pytest
 from diffsupport import kgateway_world
 
-from conformance.differential.known import KNOWN, envoy_cookie_rebuild, envoy_joined_headers
+import conformance.differential.runner as runner
+from conformance.differential import DifferentialSettings, KnownDivergence, run_differential
+from conformance.differential.model import Case, Difference, RequestOutcome
 from conformance.differential.pair import TargetPair
 from conformance.http import RequestSpec
 
-
-def test_joined_headers_model_joins_only_repeated_inline_headers() -> None:
-    headers = (
-        ("Authorization", ""),
-        ("api-key", "a"),
-        ("authorization", "k1"),
-        ("api-key", "b"),
-        ("Authorization", "k2"),
-    )
-    request = RequestSpec(headers=headers)
-    joined = envoy_joined_headers(request)
-    assert joined is not None
-    assert joined.headers == (("Authorization", "k1,k2"), ("api-key", "a"), ("api-key", "b"))
-    assert envoy_joined_headers(RequestSpec(headers=(("api-key", "a"), ("api-key", "b")))) is None
-
-
-def test_cookie_rebuild_model() -> None:
-    assert envoy_cookie_rebuild(('a="1"; b=""', "c=3; flag")) == ("a=1; b=; c=3",)
-    assert envoy_cookie_rebuild(("flag",)) == ()
-
-
-def test_every_known_divergence_says_why_and_explains_something() -> None:
-    for entry in KNOWN:
-        assert entry.reason and entry.source and entry.status
-        assert (entry.explains is None) != (entry.rewrite is None)
+KEY = "model-key-7d1e"
 
 
 @pytest.fixture(scope="module")
@@ -44,28 +23,79 @@ def reference_and_envoy():
     pair.close()
 
 
-def test_models_match_what_envoy_forwards(reference_and_envoy: TargetPair) -> None:
-    """Through a policy with query and cookie sources and hidden credentials, Envoy forwards exactly what the
-    models compute from what the reference gateway forwards; the query string, which the reference gateway now
-    rebuilds as Envoy does (SPEC.md "Query rebuild"), is the same on both."""
+def both(pair: TargetPair, request: RequestSpec):
+    reference, envoy = pair.send(request)
+    assert reference.status == envoy.status, (reference.status, envoy.status)
+    return reference, envoy
+
+
+def test_hidden_cookie_credentials_rebuild_the_cookie_header_as_envoy_does(reference_and_envoy: TargetPair) -> None:
     pair = reference_and_envoy
     pair.load(kgateway_world(key_sources=[{"header": "x-api-key"}, {"query": "api_key"}, {"cookie": "tok"}]))
     request = RequestSpec(
         path="/anything/a",
-        headers=(("x-api-key", "model-key-7d1e"),),
+        headers=(("x-api-key", KEY), ("Cookie", "e=5; flag")),
         query=(("z", "1"), ("api_key", "other"), ("b", "%26x"), ("a", "q+r"), ("b", "2")),
         cookies=(("theme", '"dark"'), ("tok", "x"), ("a", "1")),
     )
-    reference, envoy = pair.send(request)
+    reference, envoy = both(pair, request)
     assert reference.upstream is not None and envoy.upstream is not None
     assert reference.upstream.query == envoy.upstream.query == "a=q+r&b=&x&b=2&z=1"
-    assert envoy.upstream.header("cookie") == envoy_cookie_rebuild(reference.upstream.header("cookie"))
-    assert envoy.upstream.header("cookie") == ("theme=dark; a=1",)
-    headers = (("Authorization", "a"), ("x-api-key", "model-key-7d1e"), ("Authorization", "b"))
-    repeated = RequestSpec(path="/anything/a", headers=headers)
-    reference, envoy = pair.send(repeated)
-    joined = envoy_joined_headers(repeated)
-    assert joined is not None
-    reference_joined, _ = pair.send(joined)
-    assert envoy.upstream is not None and reference_joined.upstream is not None
-    assert envoy.upstream.header("authorization") == reference_joined.upstream.header("authorization") == ("a,b",)
+    # every Cookie line merged, quotes removed, pieces without '=' dropped, the credential gone
+    assert reference.upstream.header("cookie") == envoy.upstream.header("cookie") == ("e=5; theme=dark; a=1",)
+
+
+@pytest.mark.parametrize(
+    ("lines", "status"),
+    [
+        ((("Authorization", KEY), ("Authorization", KEY)), 401),  # Envoy reads one value: "key,key"
+        ((("Authorization", ""), ("Authorization", KEY)), 200),  # empty lines are left out of the joined value
+    ],
+)
+def test_a_repeated_authorization_header_is_one_value_as_in_envoy(reference_and_envoy: TargetPair, lines, status):
+    pair = reference_and_envoy
+    pair.load(kgateway_world(key_sources=[{"header": "Authorization"}], forwardCredential=True))
+    reference, envoy = both(pair, RequestSpec(path="/anything/a", headers=lines))
+    assert reference.status == status
+    if status == 200:
+        assert reference.upstream.header("authorization") == envoy.upstream.header("authorization") == (KEY,)
+
+
+def test_a_client_id_header_that_is_also_a_key_source_is_removed_with_the_credential(reference_and_envoy) -> None:
+    pair = reference_and_envoy
+    pair.load(kgateway_world(key_sources=[{"header": "api-key"}, {"header": "x-api-key"}], clientIdHeader="x-api-key"))
+    reference, envoy = both(pair, RequestSpec(path="/anything/a", headers=(("api-key", KEY),)))
+    assert reference.status == 200
+    assert reference.upstream.header("x-api-key") == envoy.upstream.header("x-api-key") == ()
+
+
+def credential_on_one_side(case: Case, outcome: RequestOutcome) -> list[Difference]:
+    """A known divergence of the test's own: what one upstream received in a header, a cookie or the query,
+    the other did not (one side hid the credential, the other kept it)."""
+    return [d for d in outcome.differences if d.aspect in ("upstream header", "upstream query")]
+
+
+def test_a_known_divergence_is_listed_and_not_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reference against reference with forwardCredential ignored on one side: the key reaches one upstream and
+    not the other. With an entry explaining exactly that, the run lists it and does not fail."""
+    entry = KnownDivergence(
+        id="test-forwarded-credential",
+        title="one side ignores forwardCredential",
+        reason="injected for this test",
+        source="tests/differential/test_known_models.py",
+        status="test",
+        explains=credential_on_one_side,
+    )
+    monkeypatch.setattr(runner, "KNOWN", (entry,))
+    for seed in range(1, 8):
+        settings = DifferentialSettings(
+            targets=("reference", "reference"),
+            examples=40,
+            seed=seed,
+            target_options=({"fault": "ignore-forward-credential"}, {}),
+        )
+        result = run_differential(settings)
+        if result.known[entry.id].requests:
+            break
+    assert result.known[entry.id].requests > 0
+    assert not result.failed, [d.signature for d in result.unknown]
