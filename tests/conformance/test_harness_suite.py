@@ -106,6 +106,7 @@ def test_full_suite_passes_on_the_reference_gateway_and_reports_success(run_suit
                 "The named rule reads its own header and forwards the key",
                 "A route policy restating the Gateway's keys with forwardCredential keeps the key on that route",
                 "Keys of every selected Secret are accepted and forwarded",
+                "An empty Authorization line is left out of the value the upstream receives",
             },
         ),
         (
