@@ -46,10 +46,12 @@ def eventually(
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    matched: int = 0,
 ) -> T:
-    """Call `attempt` until `check` (None = match, else why not) passes N times in a row; return the last result."""
+    """Call `attempt` until `check` (None = match, else why not) passes N times in a row; return the last result.
+    `matched`: how many attempts just before this call already passed (their streak continues here)."""
     deadline = clock() + settings.max_time_to_consistency
-    streak, attempts = 0, 0
+    streak, attempts = matched, 0
     last_problem = "no attempt was made"
     while True:
         result = attempt()

@@ -91,9 +91,10 @@ class HttpbinServer:
         self.stop()
         raise RuntimeError(f"httpbin did not answer on {self.url} within {timeout:.0f}s")
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop httpbin; `wait=False` does not wait for gunicorn to exit (it is reaped in the background)."""
         if self._process is not None:
-            terminate(self._process)
+            terminate(self._process, wait=wait)
             self._process = None
         if self._socket is not None:
             self._socket.close()

@@ -90,4 +90,4 @@ class ReferenceTarget(Target):
         if self.server is not None:
             self.server.stop_thread()
             self.server = None
-        self.httpbin.stop()
+        self.httpbin.stop(wait=False)  # the listening socket is closed now; gunicorn winds down on its own

@@ -57,6 +57,27 @@ def test_eventually_spacing_between_matches_is_configurable() -> None:
     assert clock.sleeps == []
 
 
+def test_eventually_continues_a_streak_begun_before_it_and_restarts_it_after_a_mismatch() -> None:
+    settings = ConsistencySettings(3, 0.1, 30)
+    clock = FakeClock()
+    attempts: list[bool] = []
+
+    def attempt(outcomes):
+        def next_outcome() -> bool:
+            attempts.append(next(outcomes))
+            return attempts[-1]
+
+        return next_outcome
+
+    ok = lambda value: None if value else "no"  # noqa: E731
+    eventually(attempt(iter([True])), ok, settings, clock=clock, sleep=clock.sleep, matched=2)
+    assert attempts == [True]
+    attempts.clear()
+    outcomes = iter([False, True, True, True])
+    eventually(attempt(outcomes), ok, settings, clock=clock, sleep=clock.sleep, matched=2)
+    assert attempts == [False, True, True, True]  # the earlier two matches do not survive a mismatch
+
+
 @pytest.mark.parametrize("bad", [dict(required_consecutive_successes=0), dict(max_time_to_consistency=0)])
 def test_consistency_settings_reject_nonsense(bad: dict) -> None:
     with pytest.raises(ValueError):
