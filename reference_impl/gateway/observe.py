@@ -12,7 +12,8 @@ from typing import Any, TextIO
 access_logger = logging.getLogger("reference_impl.access")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ costs about a microsecond more, on every request.
+@dataclass(slots=True)
 class AccessRecord:
     listener: int
     method: str
@@ -26,16 +27,28 @@ class AccessRecord:
     duration_ms: float
 
     def as_json(self) -> str:
-        # Written field by field: json.dumps of a dict costs several times more, on every request.
-        return (
-            f'{{"listener":{self.listener},"method":{_text(self.method)},"host":{_text(self.host)},'
-            f'"path":{_text(self.path)},"route":{_text(self.route)},"policy":{_text(self.policy)},'
-            f'"decision":{_text(self.decision)},"client":{_text(self.client)},"status":{self.status},'
-            f'"duration_ms":{round(self.duration_ms, 3)}}}'
+        # One %-format of escaped fields: json.dumps of a dict costs several times more, on every request.
+        return _LINE % (
+            self.listener,
+            encode_basestring_ascii(self.method),
+            encode_basestring_ascii(self.host),
+            encode_basestring_ascii(self.path),
+            _text(self.route),
+            _text(self.policy),
+            encode_basestring_ascii(self.decision),
+            _text(self.client),
+            self.status,
+            self.duration_ms,
         )
 
     def __str__(self) -> str:
         return self.as_json()
+
+
+_LINE = (
+    '{"listener":%d,"method":%s,"host":%s,"path":%s,"route":%s,"policy":%s,"decision":%s,"client":%s,'
+    '"status":%d,"duration_ms":%.3f}'
+)
 
 
 def _text(value: str | None) -> str:
