@@ -389,6 +389,7 @@ def percentile(values: list[float], pct: float) -> float:
 # -- 5. the conformance suite -----------------------------------------------------------------------------------
 SUITES = {
     "reference": [],
+    "reference-kgateway": ["--profile", "kgateway"],
     "envoy-kgateway": ["--target", "envoy", "--profile", "kgateway"],
 }
 

@@ -135,16 +135,26 @@ def _rotation_goals(results: dict[str, Any]) -> list[list[Any]]:
 
 
 def _suite_goals(results: dict[str, Any]) -> list[list[Any]]:
+    """The goal is 150 scenarios in 3 s (20 ms a scenario). The suite has grown past 150: the whole suite is held
+    to the same pace, and the kgateway profile alone (more than 150 scenarios) to the 3 s."""
     rows = []
     suites = results.get("suites", {})
     for name, figure, goal in (
-        ("reference", "suite, reference target", ">= 150 scenarios in <= 3 s"),
+        ("reference", "suite, reference target, both profiles", "<= 20 ms a scenario (150 in 3 s)"),
+        ("reference-kgateway", "suite, reference target, kgateway profile", ">= 150 scenarios in <= 3 s"),
         ("envoy-kgateway", "suite, Envoy target, kgateway profile", "<= 8 s"),
     ):
         s = suites.get(name)
-        if s and s["pytest_s"] is not None:
-            ok = s["pytest_s"] <= 3 and s["scenarios"] >= 150 if name == "reference" else s["pytest_s"] <= 8
-            rows.append(_goal(figure, f"{s['scenarios']} in {s['pytest_s']:.2f} s", goal, ok))
+        if not s or s["pytest_s"] is None or not s["scenarios"]:
+            continue
+        shown = f"{s['scenarios']} in {s['pytest_s']:.2f} s"
+        if name == "reference":
+            pace = s["pytest_s"] / s["scenarios"] * 1000
+            rows.append(_goal(figure, f"{shown} ({pace:.1f} ms each)", goal, pace <= 20))
+        elif name == "reference-kgateway":
+            rows.append(_goal(figure, shown, goal, s["scenarios"] >= 150 and s["pytest_s"] <= 3))
+        else:
+            rows.append(_goal(figure, shown, goal, s["pytest_s"] <= 8))
     return rows
 
 
