@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from reference_impl.gateway.app import Gateway
-from reference_impl.gateway.proxy import BODYLESS_METHODS, Proxy, UpstreamError, forwarded_headers, strip_hop_by_hop
+from reference_impl.gateway.proxy import (
+    BODYLESS_METHODS,
+    HOP_BY_HOP,
+    Proxy,
+    UpstreamError,
+    forwarded_headers,
+    strip_hop_by_hop,
+)
 from reference_impl.gateway.server import bind
 
 SERVERS = ("http1", "uvicorn")
@@ -50,7 +57,8 @@ class AiohttpProxy:
             await self._session.close()
 
     async def forward(self, scope: dict[str, Any], receive: Any, send: Any, *, base_url: str, headers: Any,
-                      query_string: bytes, path: bytes | None = None) -> int:  # fmt: skip
+                      query_string: bytes, path: bytes | None = None,
+                      hop_by_hop: frozenset[bytes] = HOP_BY_HOP) -> int:  # fmt: skip
         import aiohttp
         import yarl
         from multidict import CIMultiDict
@@ -59,7 +67,7 @@ class AiohttpProxy:
         target = path if path is not None else scope.get("raw_path") or scope["path"].encode("utf-8")
         url = base_url + target.decode("latin-1") + ("?" + query_string.decode("latin-1") if query_string else "")
         upstream_headers = forwarded_headers(
-            strip_hop_by_hop(headers), scope.get("client"), scope.get("scheme", "http")
+            strip_hop_by_hop(headers, hop_by_hop), scope.get("client"), scope.get("scheme", "http")
         )
         has_body = any(k in (b"content-length", b"transfer-encoding") for k, _ in headers)
         try:

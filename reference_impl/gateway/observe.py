@@ -66,7 +66,7 @@ class AccessLog:
     def __init__(self, stream: TextIO | None = None, max_pending: int = 512) -> None:
         self.stream = stream
         self.max_pending = max_pending
-        self._pending: list[AccessRecord] = []
+        self._pending: list[str] = []
         self._lock = threading.Lock()
 
     def __call__(self, record: AccessRecord) -> None:
@@ -74,7 +74,9 @@ class AccessLog:
             if access_logger.isEnabledFor(logging.INFO):  # skip the JSON work when nobody listens
                 access_logger.info("%s", record)
             return
-        self._pending.append(record)
+        # Kept as text, not as records: strings are not tracked by the garbage collector, while records waiting
+        # in a list would survive young-generation collections and make the older ones run more often.
+        self._pending.append(record.as_json())
         if len(self._pending) >= self.max_pending:
             self.flush()
 
@@ -82,8 +84,9 @@ class AccessLog:
         if self.stream is None or not self._pending:
             return
         with self._lock:
-            records, self._pending = self._pending, []
-            self.stream.write("".join(record.as_json() + "\n" for record in records))
+            lines, self._pending = self._pending, []
+            lines.append("")
+            self.stream.write("\n".join(lines))
             self.stream.flush()
 
 
