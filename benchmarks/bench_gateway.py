@@ -145,8 +145,12 @@ def start_child(processes: Processes, run: Run, role: str, config: dict[str, Any
 
 
 # -- 1. throughput and latency -----------------------------------------------------------------------------------
-def interleaved_wrk(run: Run, targets: dict[str, int], key: str, deadline: float) -> dict[str, list[dict]]:
-    """A warm-up, then rounds of wrk over every target in turn, so drift on a shared machine hits them alike."""
+def interleaved_wrk(
+    run: Run, targets: dict[str, int], key: str, deadline: float, pids: dict[str, int] | None = None
+) -> dict[str, list[dict]]:
+    """A warm-up, then rounds of wrk over every target in turn, so drift on a shared machine hits them alike. With
+    `pids`, each round also records the target's CPU time (user + system) per request: what a request costs the
+    gateway, which the cores it shares with wrk and the upstream do not blur as they blur req/s."""
     rounds: dict[str, list[dict]] = {name: [] for name in targets}
     for port in targets.values():
         harness.run_wrk(port, key, 1, run.tmp)
@@ -154,17 +158,24 @@ def interleaved_wrk(run: Run, targets: dict[str, int], key: str, deadline: float
         if time.monotonic() > deadline:
             break
         for name, port in targets.items():
-            rounds[name].append(asdict(harness.run_wrk(port, key, run.settings.seconds, run.tmp)))
+            pid = (pids or {}).get(name)
+            before = harness.cpu_seconds(pid) if pid else 0.0
+            result = asdict(harness.run_wrk(port, key, run.settings.seconds, run.tmp))
+            if pid and result["requests"]:
+                result["cpu_us_per_request"] = (harness.cpu_seconds(pid) - before) / result["requests"] * 1e6
+            rounds[name].append(result)
     return rounds
 
 
-def medians(rounds: list[dict]) -> dict[str, float]:
+def medians(rounds: list[dict]) -> dict[str, float | None]:
+    cpu = [r["cpu_us_per_request"] for r in rounds if "cpu_us_per_request" in r]
     return {
         "requests_per_s": statistics.median(r["requests_per_s"] for r in rounds),
         "p50_ms": statistics.median(r["p50_ms"] for r in rounds),
         "p99_ms": statistics.median(r["p99_ms"] for r in rounds),
         "max_ms": max(r["max_ms"] for r in rounds),
         "non_2xx": sum(r["non_2xx"] + r["socket_errors"] for r in rounds),
+        "cpu_us_per_request": statistics.median(cpu) if cpu else None,
     }
 
 
@@ -186,7 +197,8 @@ def measure_throughput(run: Run) -> dict[str, Any]:
             "envoy": start_envoy(run, processes, "tp-envoy", keys),
         }
         deadline = time.monotonic() + 2 * len(servers) * run.settings.rounds * (run.settings.seconds + 2)
-        rounds = interleaved_wrk(run, {n: s.port for n, s in servers.items()}, keys[BENCH_CLIENT], deadline)
+        ports, pids = {n: s.port for n, s in servers.items()}, {n: s.process.pid for n, s in servers.items()}
+        rounds = interleaved_wrk(run, ports, keys[BENCH_CLIENT], deadline, pids)
         with (run.tmp / "tp-reference.log").open("rb") as log:
             logged = sum(1 for _ in log)
     configs = {name: {"label": THROUGHPUT_CONFIGS[name], "rounds": r, **medians(r)} for name, r in rounds.items() if r}

@@ -149,6 +149,17 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return rss, peak
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a process and its children (a `--workers` supervisor's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for each in (pid, *_children(pid)):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):

@@ -103,8 +103,13 @@ def _throughput_goals(results: dict[str, Any]) -> list[list[Any]]:
         rows.append(_goal("req/s, reference (1 worker, defaults) / Envoy", f"{ratio:.2f}", ">= 0.5", ratio >= 0.5))
         rows.append(_goal("p99, reference / Envoy", f"{p99:.1f}x", "<= 3x", p99 <= 3))
     if ref and warn:
+        if ref.get("cpu_us_per_request") and warn.get("cpu_us_per_request"):
+            cost = 1 - warn["cpu_us_per_request"] / ref["cpu_us_per_request"]
+            shown = f"{cost:.1%} ({ref['cpu_us_per_request']:.1f} vs {warn['cpu_us_per_request']:.1f} µs)"
+            rows.append(_goal("access log cost, gateway CPU per request, 1 - (b) / (a)", shown, "<= 5%", cost <= 0.05))
         cost = 1 - ref["requests_per_s"] / warn["requests_per_s"]
-        rows.append(_goal("access log cost, 1 - (a) / (b) req/s", f"{cost:.1%}", "<= 5%", cost <= 0.05))
+        seen = "access log cost seen in req/s, 1 - (a) / (b)"
+        rows.append(_goal(seen, f"{cost:.1%}", "(noisy on shared cores)", None))
     if ref and workers:
         scaling = workers["requests_per_s"] / ref["requests_per_s"]
         rows.append(_goal("req/s, --workers 2 / 1 worker", f"{scaling:.2f}", "> 1 with a core to spare", None))
@@ -176,18 +181,25 @@ def _wrk_row(label: str, c: dict[str, Any]) -> list[Any]:
     return [label, _n(c["requests_per_s"]), *latency, len(c["rounds"]), c["non_2xx"]]
 
 
+def _cpu(c: dict[str, Any]) -> str:
+    value = c.get("cpu_us_per_request")
+    return "n/a" if value is None else f"{value:.1f} µs"
+
+
 def throughput_section(results: dict[str, Any]) -> str:
     data = results.get("throughput")
     if not data:
         return ""
     s = results["settings"]
-    rows = [_wrk_row(c["label"], c) for c in data["configurations"].values()]
+    rows = [[*_wrk_row(c["label"], c), _cpu(c)] for c in data["configurations"].values()]
     return (
         "## 1. Throughput and latency\n\n"
         f"wrk -t1 -c32 --latency, {s['rounds']} interleaved round(s) of {s['seconds']:g} s per configuration "
         f"(medians; max over rounds), GET through a kgateway TrafficPolicy with {data['keys']:,} keys, a valid key "
         "on every request; upstream: Envoy direct_response, --concurrency 1. The access log of (a) went to a file "
-        f"({data['access_log_lines']:,} lines).\n\n" + _table(["configuration", *WRK_COLUMNS], rows)
+        f"({data['access_log_lines']:,} lines). CPU per request: the user and system time the target's process(es) "
+        "used during its rounds, divided by the requests served (median of the rounds).\n\n"
+        + _table(["configuration", *WRK_COLUMNS, "CPU per request"], rows)
     )
 
 
