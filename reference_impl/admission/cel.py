@@ -24,7 +24,7 @@ from celpy import celtypes
 from celpy.evaluation import CELEvalError
 
 from reference_impl.admission import fielderrors as fe
-from reference_impl.admission.structural import Schema, map_values, properties
+from reference_impl.admission.structural import Schema, children, map_values, properties
 from reference_impl.errors import FieldError
 
 CEL_RESERVED = frozenset(
@@ -305,14 +305,6 @@ def validate(value: Any, schema: Schema, path: str = "") -> list[FieldError]:
             errors.append(error)
     for nested in schema.get("allOf") or []:
         errors += validate(value, nested, path)
-    if isinstance(value, dict):
-        declared, values = properties(schema), map_values(schema)
-        for name, item in value.items():
-            if name in declared:
-                errors += validate(item, declared[name], fe.child(path, name))
-            elif values is not None:
-                errors += validate(item, values, fe.key(path, name))
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for i, item in enumerate(value):
-            errors += validate(item, schema["items"], fe.index(path, i))
+    for item, below, item_path in children(value, schema, path):
+        errors += validate(item, below, item_path)
     return errors

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from reference_impl.admission import fielderrors as fe
-from reference_impl.admission.structural import Schema, map_values, properties
+from reference_impl.admission.structural import Schema, children
 from reference_impl.errors import FieldError
 
 
@@ -30,14 +30,6 @@ def validate(value: Any, schema: Schema, path: str = "") -> list[FieldError]:
             if marker in seen:
                 errors.append(fe.duplicate(fe.index(path, i), shown))
             seen.add(marker)
-        if isinstance(schema.get("items"), dict):
-            for i, item in enumerate(value):
-                errors += validate(item, schema["items"], fe.index(path, i))
-    elif isinstance(value, dict):
-        declared, values = properties(schema), map_values(schema)
-        for name, item in value.items():
-            if name in declared:
-                errors += validate(item, declared[name], fe.child(path, name))
-            elif values is not None:
-                errors += validate(item, values, fe.key(path, name))
+    for item, below, item_path in children(value, schema, path):
+        errors += validate(item, below, item_path)
     return errors

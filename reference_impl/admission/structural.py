@@ -5,6 +5,7 @@ fields dropped. Pure functions over plain JSON values; `schema` is one node of a
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 from reference_impl.admission.fielderrors import child, index, key
@@ -20,6 +21,21 @@ def map_values(schema: Schema) -> Schema | None:
     """The schema of the values of a map (`additionalProperties` given as a schema), if the node is a map."""
     extra = schema.get("additionalProperties")
     return extra if isinstance(extra, dict) else None
+
+
+def children(value: Any, schema: Schema, path: str) -> Iterator[tuple[Any, Schema, str]]:
+    """The nodes directly below `value` that `schema` describes (declared fields, map values, list items), each
+    with its schema and field path. Fields the schema does not describe are left out."""
+    if isinstance(value, dict):
+        declared, values = properties(schema), map_values(schema)
+        for name, item in value.items():
+            if name in declared:
+                yield item, declared[name], child(path, name)
+            elif values is not None:
+                yield item, values, key(path, name)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            yield item, schema["items"], index(path, i)
 
 
 def keeps_unknown(schema: Schema) -> bool:
