@@ -1,11 +1,9 @@
 """Known divergences: differences between two real gateways that are understood, with their upstream reason.
 
 A request whose every difference is explained by an entry here is listed under that entry, not failed. Each entry
-explains exactly the differences its rule reproduces (never "anything in the query"), so a new difference in the
-same place still fails: either a rule computed from the two observations (`explains`), or a rewrite of the request
-that does what one side does on its own (`rewrite`), explaining the divergence when the other side, sent the
-rewritten request, answers as the first did to the original. Delete an entry once both sides agree: a run
-reports the entries that matched nothing.
+explains exactly the differences its rule, computed from the two observations, reproduces (never "anything in the
+query"), so a new difference in the same place still fails. Delete an entry once both sides agree: a run reports
+the entries that matched nothing.
 """
 
 from __future__ import annotations
@@ -14,12 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from conformance.differential.model import Case, Difference, RequestOutcome
-from conformance.http import RequestSpec
-
-#: The reference gateway is changed to behave as the other side: the entry goes when that change lands.
-REFERENCE_WILL_FIX = "reference-will-fix"
-#: The reference gateway is wrong; reported with the minimal reproduction, listed here until it is fixed.
-REFERENCE_BUG_REPORTED = "reference-bug-reported"
 
 
 @dataclass(frozen=True)
@@ -29,8 +21,7 @@ class KnownDivergence:
     reason: str
     source: str
     status: str
-    explains: Callable[[Case, RequestOutcome], list[Difference]] | None = None
-    rewrite: Callable[[RequestSpec], RequestSpec | None] | None = None
+    explains: Callable[[Case, RequestOutcome], list[Difference]]
 
     def as_dict(self) -> dict[str, str]:
         return {"id": self.id, "title": self.title, "reason": self.reason, "source": self.source, "status": self.status}
@@ -46,6 +37,6 @@ def classify(case: Case, outcome: RequestOutcome, known: tuple[KnownDivergence, 
     """Fill `outcome.known` with the entries that explain some of its differences."""
     outcome.known = {}
     for entry in known:
-        explained = entry.explains(case, outcome) if entry.explains else []
+        explained = entry.explains(case, outcome)
         if explained:
             outcome.known[entry.id] = explained

@@ -168,24 +168,7 @@ class _Search:
                 self.unstable += 1
                 outcome.differences = []
         classify(case, outcome, KNOWN)
-        if outcome.unexplained:
-            self._explain_by_rewrite(case, outcome)
         return outcome
-
-    def _explain_by_rewrite(self, case: Case, outcome: RequestOutcome) -> None:
-        """A known divergence that is something one side does to the request explains the rest when the other
-        side, sent the rewritten request, answers as the first side did to the original."""
-        for entry in KNOWN:
-            rewritten = entry.rewrite(outcome.request) if entry.rewrite else None
-            if rewritten is None:
-                continue
-            a, b = self.pair.send(rewritten)
-            for first, second in ((a, outcome.b), (outcome.a, b)):
-                retried = RequestOutcome(outcome.request, first, second, differences(first, second))
-                classify(case, retried, KNOWN)
-                if not retried.unexplained:
-                    outcome.known[entry.id] = outcome.unexplained
-                    return
 
     def kind(self, case: Case, outcome: RequestOutcome) -> tuple[Signature, tuple[str, ...]] | None:
         unexplained = outcome.unexplained
