@@ -9,6 +9,7 @@ import json
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -383,33 +384,21 @@ def fetch(
         conn.close()
 
 
+def _response_complete(received: bytes) -> bool:
+    """A whole response with a Content-Length has arrived."""
+    head, sep, rest = received.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+        None,
+    )
+    return length is not None and len(rest) >= length
+
+
 def raw_exchange(base: str, data: bytes, timeout: float = 5) -> bytes:
     """Send raw bytes on a fresh connection and read until the server closes or a full response arrived."""
-    parsed = urlsplit(base)
-    with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout) as sock:
-        sock.sendall(data)
-        received = b""
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                break
-            if not chunk:
-                break
-            received += chunk
-            head, sep, rest = received.partition(b"\r\n\r\n")
-            if sep:
-                length = next(
-                    (
-                        int(line.split(b":", 1)[1])
-                        for line in head.split(b"\r\n")
-                        if line.lower().startswith(b"content-length:")
-                    ),
-                    None,
-                )
-                if length is not None and len(rest) >= length:
-                    break
-        return received
+    return send_raw(base, data, timeout, complete=_response_complete)
 
 
 def status_of(raw: bytes) -> int:
@@ -549,19 +538,19 @@ class RecordingUpstream:
         self._thread.join(10)
 
 
-def send_raw(base: str, data: bytes, timeout: float = 5) -> bytes:
+def send_raw(
+    base: str, data: bytes, timeout: float = 5, complete: Callable[[bytes], bool] = lambda received: False
+) -> bytes:
     """Send bytes on a fresh connection and read until the server closes it (the caller ends with
-    `Connection: close`, or sends something the server must close on)."""
+    `Connection: close`, or sends something the server must close on), or until `complete` says enough."""
     parsed = urlsplit(base)
     with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout) as sock:
         sock.sendall(data)
         received = b""
-        while True:
+        while not complete(received):
             try:
                 chunk = sock.recv(65536)
-            except TimeoutError:
-                break
-            except ConnectionResetError:
+            except (TimeoutError, ConnectionResetError):
                 break
             if not chunk:
                 break
