@@ -16,14 +16,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from reference_impl.gateway import hop_by_hop
 from reference_impl.gateway.app import Gateway
 from reference_impl.gateway.proxy import (
-    BODYLESS_METHODS,
-    HOP_BY_HOP,
+    BODYLESS,
     Proxy,
     UpstreamError,
     forwarded_headers,
-    strip_hop_by_hop,
+    request_framing,
+    upstream_framing,
 )
 from reference_impl.gateway.server import bind
 
@@ -35,7 +36,7 @@ class AiohttpProxy:
     """Proxy.forward's contract on aiohttp: one ClientSession (its connector pools keep-alive connections per
     upstream), the target sent byte for byte (`yarl.URL(..., encoded=True)`), bodies streamed both ways."""
 
-    def __init__(self, connect_timeout: float = 5.0, read_timeout: float = 60.0) -> None:
+    def __init__(self, connect_timeout: float = 5.0, read_timeout: float = 15.0) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._session: Any = None
@@ -57,8 +58,7 @@ class AiohttpProxy:
             await self._session.close()
 
     async def forward(self, scope: dict[str, Any], receive: Any, send: Any, *, base_url: str, headers: Any,
-                      query_string: bytes, path: bytes | None = None,
-                      hop_by_hop: frozenset[bytes] = HOP_BY_HOP) -> int:  # fmt: skip
+                      query_string: bytes, path: bytes | None = None) -> int:  # fmt: skip
         import aiohttp
         import yarl
         from multidict import CIMultiDict
@@ -66,16 +66,18 @@ class AiohttpProxy:
         method: str = scope["method"]
         target = path if path is not None else scope.get("raw_path") or scope["path"].encode("utf-8")
         url = base_url + target.decode("latin-1") + ("?" + query_string.decode("latin-1") if query_string else "")
-        upstream_headers = forwarded_headers(
-            strip_hop_by_hop(headers, hop_by_hop), scope.get("client"), scope.get("scheme", "http")
+        framing = request_framing(scope["headers"])
+        upstream_headers, _ = upstream_framing(
+            forwarded_headers(headers, scope.get("client"), scope.get("scheme", "http")), framing
         )
-        has_body = any(k in (b"content-length", b"transfer-encoding") for k, _ in headers)
+        # aiohttp frames the body itself: it gets the body and no framing headers of ours
+        upstream_headers = [(k, v) for k, v in upstream_headers if k not in (b"content-length", b"transfer-encoding")]
         try:
             response = await self._client().request(
                 method,
                 yarl.URL(url, encoded=True),
                 headers=CIMultiDict((k.decode("latin-1"), v.decode("latin-1")) for k, v in upstream_headers),
-                data=_body(receive) if has_body or method not in BODYLESS_METHODS else None,
+                data=_body(receive) if framing != BODYLESS else None,
                 allow_redirects=False,
             )
         except TimeoutError:
@@ -83,7 +85,7 @@ class AiohttpProxy:
         except aiohttp.ClientError as error:
             raise UpstreamError(503, f"upstream connect error ({type(error).__name__})") from None
         try:
-            response_headers = strip_hop_by_hop([(k.lower(), v) for k, v in response.raw_headers])
+            response_headers = hop_by_hop.response_headers([(k.lower(), v) for k, v in response.raw_headers])
             await send({"type": "http.response.start", "status": response.status, "headers": response_headers})
             async for chunk in response.content.iter_any():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})

@@ -40,8 +40,9 @@ REQUEST_HANDLING = (
     Divergence(
         "request-headers-timeout",
         "HTTPRequestHandling",
-        "A request head that never ends: kgateway leaves Envoy's request_headers_timeout unset (disabled), so the "
-        "connection stays open until the 1-hour idle timeout; the reference gateway answers 408 after 10 seconds.",
+        "A request head that never ends, alone or pipelined behind another request: kgateway leaves Envoy's "
+        "request_headers_timeout unset (disabled), so the connection stays open until the 1-hour idle timeout; the "
+        "reference gateway answers 408 after 10 seconds (after the answers before it).",
     ),
     Divergence(
         "local-reply-bodies",

@@ -11,9 +11,9 @@ from reference_impl.auth import agentgateway, kgateway
 from reference_impl.auth.decision import Allow, Deny, Headers, RequestParts
 from reference_impl.auth.extract import first_query_param
 from reference_impl.compile.routes import Candidate, Match, Rule, host_of
-from reference_impl.gateway import envoy_headers
+from reference_impl.gateway import envoy_headers, hop_by_hop
 from reference_impl.gateway.observe import AccessLog, AccessRecord, Counters
-from reference_impl.gateway.proxy import HOP_BY_HOP, Proxy, UpstreamError
+from reference_impl.gateway.proxy import Proxy, UpstreamError
 from reference_impl.gateway.request_target import host_problem, normalize_path
 from reference_impl.store import Store
 
@@ -151,8 +151,13 @@ class Gateway:
             table = self.store.snapshot.table(port)
             query: bytes = scope.get("query_string", b"")
             envoy = table is not None and table.envoy_headers
-            if envoy:
-                headers = envoy_headers.joined(headers)
+            # Connection-specific headers go before the decision: it sees exactly what the upstream gets.
+            cleaned = envoy_headers.request_headers(headers) if envoy else hop_by_hop.request_headers(headers)
+            if isinstance(cleaned, hop_by_hop.Refused):
+                decision_name = "bad-request"
+                status = await respond(send, 400, str(cleaned).encode())
+                return
+            headers = envoy_headers.joined(cleaned) if envoy else cleaned
             rule = select(table.candidates(host), path_text, method, headers, query) if table else None
             if rule is None:
                 status = await respond(send, 404, b"no route matches this request")
@@ -180,9 +185,8 @@ class Gateway:
             forward_headers = decision.headers
             if rule.header_edit is not None:
                 forward_headers = rule.header_edit.apply(forward_headers)
-            hop_by_hop = HOP_BY_HOP
             if envoy:
-                forward_headers, hop_by_hop = envoy_headers.forwardable(forward_headers), envoy_headers.HOP_BY_HOP
+                forward_headers = envoy_headers.forwardable(forward_headers)
             try:
                 status = await self.proxy.forward(
                     scope,
@@ -192,7 +196,6 @@ class Gateway:
                     headers=forward_headers,
                     query_string=decision.query_string,
                     path=path,
-                    hop_by_hop=hop_by_hop,
                 )
             except UpstreamError as error:
                 status = await respond(send, error.status, error.message.encode("utf-8"))

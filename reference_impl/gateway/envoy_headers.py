@@ -5,6 +5,7 @@ side by side); agentgateway's listeners keep the reference gateway's generic for
 from __future__ import annotations
 
 from reference_impl.auth.decision import Headers
+from reference_impl.gateway import hop_by_hop
 
 # Headers Envoy stores inline (built in, or registered by a compiled-in extension): repeated lines reach its
 # filters, and the upstream, as one value, the non-empty values joined by ",". Other headers keep their lines.
@@ -36,9 +37,18 @@ INLINE_HEADERS = frozenset(
     }
 )
 
-# What Envoy removes before forwarding: the connection-specific headers (and any the Connection header names),
-# but not Proxy-Authorization, Proxy-Authenticate or Trailer, which it passes on.
+# What Envoy removes before its filters run: the connection-specific headers (and any the Connection header
+# names), but not Proxy-Authorization, Proxy-Authenticate or Trailer, which it passes on; `TE: trailers` stays.
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"te", b"transfer-encoding", b"upgrade"})
+# What Envoy answers 400 to when the Connection header names it: Host, the X-Forwarded headers it sets itself, and
+# anything that is not a header name (`:authority`).
+REFUSED_NOMINATIONS = frozenset({b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+
+
+def request_headers(headers: Headers) -> Headers | hop_by_hop.Refused:
+    """The headers Envoy's filters see and forward, or why it answers 400 (observed on Envoy 1.40)."""
+    return hop_by_hop.request_headers(headers, HOP_BY_HOP, REFUSED_NOMINATIONS, keep_te_trailers=True)
+
 
 # Envoy's default forward_client_cert_details is SANITIZE: a client's X-Forwarded-Client-Cert never reaches the
 # upstream on a listener without client certificates.
@@ -68,7 +78,7 @@ def joined(headers: Headers) -> Headers:
 
 def forwardable(headers: Headers) -> Headers:
     """The client headers Envoy sends on: X-Forwarded-Client-Cert dropped, and Expect only when it is exactly
-    `100-continue` (Envoy answers that itself); hop-by-hop removal is the proxy's, with HOP_BY_HOP."""
+    `100-continue` (Envoy answers that itself); hop-by-hop headers went before the decision (request_headers)."""
     return [
         (name, value)
         for name, value in headers

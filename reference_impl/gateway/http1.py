@@ -1,14 +1,24 @@
 """A small HTTP/1.1 server for ASGI apps, built for a gateway's edge: strict parsing, Envoy's limits, no stalls.
 
 Why not uvicorn: an edge proxy must bound what a client can make it hold (request head size and header count, a
-head that never finishes, an idle connection) and answer hostile framing the way Envoy does; uvicorn has no header
-limits or head timeout, and its per-request overhead was the largest cost of the gateway (see benchmarks/).
+head that never finishes, a body that stops, output the client never reads) and answer hostile framing the way Envoy
+does; uvicorn has no header limits or head timeout, and its per-request overhead was the largest cost of the gateway
+(see benchmarks/).
 
-What it does, per connection: llhttp (httptools) parses requests; each request is one ASGI `http` scope; requests
-on a keep-alive connection, pipelined or not, are answered in order; a request body is streamed to the app with
-flow control; a response is framed by its Content-Length or chunked. The request head is limited to
-`max_request_headers_kb` and `max_headers_count` (431), must arrive within `request_headers_timeout` (408), and a
-connection idle for `idle_timeout` is closed. Deadlines are checked by one sweep per server, not a timer per request.
+What it does, per connection: llhttp (httptools) parses requests; each request is one ASGI `http` scope. Requests
+are answered one at a time and in order: bytes that arrive while a response is in progress are held, unparsed, and
+parsed once it is done (as Envoy's codec does), so a bad pipelined request never overtakes the answer before it.
+The server cuts the byte stream at message boundaries itself (the head's blank line, a Content-Length body's end, a
+chunked body's last blank line) and feeds llhttp one message at a time, which makes the head's size its raw size,
+whitespace included. A request body is streamed to the app with flow control; trailers are read and dropped, never
+merged into the headers. A response is framed by its Content-Length or chunked.
+
+Limits: the raw request head is limited to `max_request_headers_kb`, and to `max_headers_count` fields (431); a
+head must arrive within `request_headers_timeout` (408), pipelined or not; a request with no bytes either way for
+`stream_idle_timeout` gets 408 (or is cut once its response has started); a connection idle for `idle_timeout` is
+closed; at most `max_buffered_input` bytes are held for later requests, and the next request waits until the
+client has read enough of the previous response (backpressure). A client that goes away cancels its request, and
+with it the upstream exchange. Deadlines are checked by one sweep per server, not a timer per request.
 """
 
 from __future__ import annotations
@@ -42,18 +52,23 @@ BODYLESS_STATUS = frozenset({204, 304})
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # Pause reading a request body once this much is buffered for the app; resume when it drops below half.
 BODY_HIGH_WATER = 256 * 1024
+BLANK_LINE = b"\r\n\r\n"  # ends a request head, and a chunked body's trailer section
+CHUNKED = -1  # the framing of a chunked body (others are the Content-Length bytes still to come)
+OWS = b" \t"
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Downstream limits. Sizes and the idle timeout are Envoy's defaults, which kgateway keeps; Envoy has no
-    request-headers timeout unless configured, and 10 s is what its edge-proxy guidance sets."""
+    """Downstream limits. Sizes, the stream idle timeout (5 minutes), the idle timeout (1 hour) and the connection
+    buffer limit (1 MiB) are Envoy's defaults, which kgateway keeps; Envoy has no request-headers timeout unless
+    configured, and 10 s is what its edge-proxy guidance sets (a listed divergence)."""
 
     max_request_headers_kb: int = 60
     max_headers_count: int = 100
     request_headers_timeout: float = 10.0
+    stream_idle_timeout: float = 300.0
     idle_timeout: float = 3600.0
-    max_pipelined_requests: int = 32
+    max_buffered_input: int = 1024 * 1024
 
     @property
     def max_head_bytes(self) -> int:
@@ -94,7 +109,7 @@ class ServerState:
             await asyncio.sleep(interval)
             self.now = now = time.monotonic()
             for connection in [c for c in self.connections if c.deadline is not None and c.deadline <= now]:
-                connection.deadline_passed()
+                connection.deadline_passed(now)
 
     def stop(self) -> None:
         if self._sweeper is not None:
@@ -114,16 +129,22 @@ class HTTP1Connection(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.client: tuple[str, int] | None = None
         self.server: tuple[str, int] | None = None
-        self.deadline: float | None = None
+        self.deadline: float | None = None  # the earliest of the timers below that applies now
+        # where the byte stream is: in a head (framing None), or in a body (bytes to come, or CHUNKED)
+        self._framing: int | None = None
+        self._head_size = 0  # raw bytes of the head being read, leading blank lines and whitespace included
+        self._tail = b""  # the last bytes fed, to find a blank line split across reads
+        self._head_deadline: float | None = None  # a request head has begun and must be complete by then
+        self._head_timed_out = False
+        self._held = bytearray()  # bytes of later requests, read while a response is in progress
         # the request being parsed
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
-        self._head_bytes = 0  # request line and header fields of the head being parsed
-        self._unparsed = 0  # raw bytes received since the last complete head
+        self._trailer_size = 0
         self._parsing: Cycle | None = None
-        # the request being answered, and the ones waiting behind it
+        # the request being answered
         self.cycle: Cycle | None = None
-        self.pipeline: deque[Cycle] = deque()
+        self.activity = state.now  # last bytes received from or sent to the client
         self._write_paused = False
         self._drained: asyncio.Event | None = None
         self._reading_paused = False
@@ -137,15 +158,19 @@ class HTTP1Connection(asyncio.Protocol):
         self.client = (peer[0], peer[1]) if isinstance(peer, tuple) else None
         self.server = (local[0], local[1]) if isinstance(local, tuple) else None
         self.state.connections.add(self)
-        self.deadline = self.state.now + self.limits.request_headers_timeout
+        self._head_deadline = self.state.now + self.limits.request_headers_timeout
+        self.deadline = self._head_deadline
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state.connections.discard(self)
         self.closing = True
-        for cycle in (self.cycle, self._parsing, *self.pipeline):
-            if cycle is not None:
-                cycle.disconnected = True
-                cycle.wake()
+        self.deadline = None
+        cycle = self.cycle
+        if cycle is not None:
+            cycle.disconnected = True
+            cycle.wake()
+            if not cycle.finished and cycle.task is not None:
+                cycle.task.cancel()  # the client is gone: so is its request, and the upstream exchange with it
         if self._drained is not None:
             self._drained.set()
 
@@ -164,13 +189,50 @@ class HTTP1Connection(asyncio.Protocol):
         if self._write_paused and not self.closing and self._drained is not None:
             await self._drained.wait()
 
-    def deadline_passed(self) -> None:
-        """The head did not arrive in time (408), or the connection sat idle too long (closed quietly)."""
-        self.deadline = None
-        if self._parsing is None and self._unparsed and self.cycle is None:
-            self.error_response(408, b"request headers timeout")
+    @property
+    def buffered(self) -> int:
+        """Bytes this connection holds for its client: later requests' input, and output not yet sent."""
+        output = self.transport.get_write_buffer_size() if self.transport is not None and not self.closing else 0
+        return len(self._held) + output
+
+    def _update_deadline(self) -> None:
+        """The next deadline: a head being read, the request in progress going idle, or the connection idling."""
+        limits = self.limits
+        if self.cycle is not None:
+            stream = self.activity + limits.stream_idle_timeout
+            head = self._head_deadline
+            self.deadline = stream if head is None or head > stream else head
+        elif self._head_deadline is not None:
+            self.deadline = self._head_deadline
         else:
-            self.close()
+            self.deadline = self.state.now + limits.idle_timeout
+
+    def deadline_passed(self, now: float) -> None:
+        """A head did not arrive in time (408), a request went idle (408, or cut once answered), or the
+        connection sat idle too long (closed quietly)."""
+        cycle = self.cycle
+        if self._head_deadline is not None and self._head_deadline <= now:
+            self._head_deadline = None
+            if cycle is None:
+                self.error_response(408, b"request headers timeout")
+                return
+            # The response before it is still going: answer in order, then refuse the late head.
+            self._head_timed_out = True
+            self.pause_reading()
+        if cycle is not None:
+            if self.activity + self.limits.stream_idle_timeout <= now:
+                self.deadline = None
+                if cycle.task is not None and not cycle.finished:
+                    cycle.task.cancel()
+                if not cycle.started:
+                    self.error_response(408, b"stream timeout")
+                else:
+                    self.close()  # a response cut short must look cut short
+                return
+            self._update_deadline()
+            return
+        if self._head_deadline is None:
+            self.close()  # idle
 
     def close(self) -> None:
         if not self.closing and self.transport is not None:
@@ -187,18 +249,70 @@ class HTTP1Connection(asyncio.Protocol):
             self._reading_paused = False
             self.transport.resume_reading()
 
-    # -- parsing -------------------------------------------------------------------------------------------
+    # -- reading -------------------------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
-        if self._parsing is None:
-            # A head that never ends must not make the parser buffer it whole: count it before parsing.
-            self._unparsed += len(data)
-            if self._unparsed > 2 * self.limits.max_head_bytes + BODY_HIGH_WATER:
-                self.error_response(431, REASONS[431])
+        self.activity = self.state.now
+        if self.cycle is not None and self._framing is None:
+            self._hold(data)
+            return
+        self._read(data)
+
+    def _hold(self, data: bytes) -> None:
+        """Keep bytes of a later request until the response in progress is done; bounded, and its head timed."""
+        held = self._held
+        held += data
+        if len(held) > self.limits.max_buffered_input:
+            self.pause_reading()
+        if BLANK_LINE in held.lstrip(b"\r\n"):
+            self._head_deadline = None  # the next head is all here; it is parsed in its turn
+        elif self._head_deadline is None:
+            self._head_deadline = self.state.now + self.limits.request_headers_timeout
+            self._update_deadline()
+
+    def _read(self, data: bytes) -> None:
+        """Feed llhttp one message part at a time: a head up to its blank line, then exactly the body."""
+        while data and not self.closing:
+            framing = self._framing
+            if framing is None:
+                if self.cycle is not None:  # the request before this one is still being answered
+                    self._hold(data)
+                    return
+                if self._head_deadline is None:
+                    self._head_deadline = self.state.now + self.limits.request_headers_timeout
+                    self._update_deadline()
+                end = self._end_of(data)
+                piece = data if end < 0 or end == len(data) else data[:end]
+                self._head_size += len(piece)
+                if self._head_size > self.limits.max_head_bytes:
+                    self.error_response(431, REASONS[431])
+                    return
+            elif framing == CHUNKED:
+                end = self._end_of(data)  # a chunked body ends with a blank line; its data may hold some too
+                piece = data if end < 0 or end == len(data) else data[:end]
+            else:
+                piece = data if framing >= len(data) else data[:framing]
+                self._framing = framing - len(piece)
+            data = data[len(piece) :]
+            if not self._feed(piece):
                 return
+
+    def _end_of(self, data: bytes) -> int:
+        """Where the first blank line ends in `data` (one may straddle the previous read), or -1; remembers the
+        last bytes for the next call."""
+        tail = self._tail
+        found = (tail + data).find(BLANK_LINE) if tail else data.find(BLANK_LINE)
+        if found < 0:
+            self._tail = (tail + data)[-3:]
+            return -1
+        self._tail = b""
+        return found + 4 - len(tail)
+
+    def _feed(self, piece: bytes) -> bool:
+        """One piece to llhttp; False once the connection is being closed (the piece was refused)."""
         try:
-            self.parser.feed_data(data)
+            self.parser.feed_data(piece)
         except httptools.HttpParserCallbackError as error:
             reject = error.__context__
             if isinstance(reject, _Reject):
@@ -206,31 +320,36 @@ class HTTP1Connection(asyncio.Protocol):
             else:
                 log.error("internal error handling a request: %s", type(reject).__name__)
                 self.error_response(500, b"internal error")
+            return False
         except httptools.HttpParserUpgrade:
-            pass  # refused in on_headers_complete already
+            return False  # refused in on_headers_complete already
         except httptools.HttpParserError:
             self.error_response(400, REASONS[400])
+            return False
+        return not self.closing
 
     def on_message_begin(self) -> None:
         self._url = b""
         self._headers = []
-        self._head_bytes = 0
-        if self.cycle is None:
-            self.deadline = self.state.now + self.limits.request_headers_timeout
+        self._trailer_size = 0
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        self._count(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # llhttp drops whitespace before a field value but keeps it after; a field value has neither (RFC 9110
+        # section 5.5), and Envoy removes both.
+        if value[-1:] in (b" ", b"\t"):
+            value = value.rstrip(OWS)
+        if self._parsing is not None:
+            # A trailer field. It never becomes a request header: Envoy drops request trailers unless told to
+            # keep them, and so does this server, after counting them against the same limits.
+            self._trailer_size += len(name) + len(value) + 4
+            if self._trailer_size > self.limits.max_head_bytes:
+                raise _Reject(431, REASONS[431])
+            return
         self._headers.append((name.lower(), value))
-        self._count(len(name) + len(value))
         if len(self._headers) > self.limits.max_headers_count:
-            raise _Reject(431, REASONS[431])
-
-    def _count(self, size: int) -> None:
-        self._head_bytes += size
-        if self._head_bytes > self.limits.max_head_bytes:
             raise _Reject(431, REASONS[431])
 
     def on_headers_complete(self) -> None:
@@ -252,10 +371,17 @@ class HTTP1Connection(asyncio.Protocol):
         if b"#" in path or b"#" in query:
             raise _Reject(400)
         expect_continue = False
+        framing = 0
         for name, value in headers:
-            if name == b"transfer-encoding" and value.strip().lower() != b"chunked":
-                raise _Reject(501, REASONS[501])
-            if name == b"expect" and value.lower() == b"100-continue":
+            if name == b"transfer-encoding":
+                if value.strip().lower() != b"chunked":
+                    raise _Reject(501, REASONS[501])
+                framing = CHUNKED
+            elif name == b"content-length":
+                if not value.isdigit():  # llhttp checked it already; framing must never rest on a guess
+                    raise _Reject(400)
+                framing = int(value)
+            elif name == b"expect" and value.lower() == b"100-continue":
                 expect_continue = True
         scope = {
             "type": "http",
@@ -273,15 +399,12 @@ class HTTP1Connection(asyncio.Protocol):
         }
         cycle = Cycle(self, scope, parser.should_keep_alive(), expect_continue)
         self._parsing = cycle
-        self._unparsed = 0
-        self.deadline = None
-        if self.cycle is None:
-            self.cycle = cycle
-            self.loop.create_task(cycle.run())
-        else:
-            self.pipeline.append(cycle)
-            if len(self.pipeline) >= self.limits.max_pipelined_requests:
-                self.pause_reading()
+        self._framing = framing or None
+        self._head_size = 0
+        self._head_deadline = None
+        self.cycle = cycle
+        self._update_deadline()
+        cycle.task = self.loop.create_task(cycle.run())
 
     def _absolute_form(
         self, url: bytes, headers: list[tuple[bytes, bytes]]
@@ -309,6 +432,8 @@ class HTTP1Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         cycle = self._parsing
         self._parsing = None
+        self._framing = None
+        self._tail = b""
         if cycle is not None:
             cycle.complete = True
             cycle.wake()
@@ -327,18 +452,21 @@ class HTTP1Connection(asyncio.Protocol):
         self.close()
 
     def cycle_done(self, cycle: Cycle) -> None:
-        """A response is complete: close, or go on with the next request."""
-        if cycle.close_after or not cycle.keep_alive or not cycle.complete:
+        """A response is complete and the client has read enough of it: close, or go on with the next request."""
+        self.cycle = None
+        if cycle.close_after or not cycle.keep_alive or not cycle.complete or self.closing:
             self.close()
             return
-        if self.pipeline:
-            self.cycle = self.pipeline.popleft()
-            self.resume_reading()
-            self.loop.create_task(self.cycle.run())
+        if self._head_timed_out:
+            self.error_response(408, b"request headers timeout")
             return
-        self.cycle = None
-        self.deadline = self.state.now + self.limits.idle_timeout
         self.resume_reading()
+        held = self._held
+        if held:
+            self._held = bytearray()
+            self._read(bytes(held))
+        if not self.closing and self.cycle is None:
+            self._update_deadline()
 
 
 class Cycle:
@@ -359,6 +487,7 @@ class Cycle:
         "pending_head",
         "scope",
         "started",
+        "task",
         "waiter",
     )
 
@@ -378,6 +507,7 @@ class Cycle:
         self.chunked = False
         self.close_after = False
         self.pending_head = b""
+        self.task: asyncio.Task[None] | None = None
 
     def feed(self, chunk: bytes) -> None:
         self.body.append(chunk)
@@ -392,10 +522,11 @@ class Cycle:
             waiter.set_result(None)
 
     async def run(self) -> None:
+        conn = self.conn
         try:
-            await self.conn.app(self.scope, self.receive, self.send)
-        except ClientDisconnected:
-            pass
+            await conn.app(self.scope, self.receive, self.send)
+        except (ClientDisconnected, asyncio.CancelledError):
+            pass  # the client went away, or the request timed out: the connection is closing already
         except Exception as error:  # the app must answer; if it fails, the client gets a 500, never a hang
             log.error("internal error in the gateway app: %s", type(error).__name__, exc_info=error)
             if not self.started:
@@ -403,9 +534,11 @@ class Cycle:
                 await self.send({"type": "http.response.body", "body": b"internal error"})
         if not self.finished:
             # A response that stops half-way (the upstream went away) must look cut short, never complete.
-            self.conn.close()
+            conn.close()
             return
-        self.conn.cycle_done(self)
+        # The next request waits until the client has read enough of this response: output stays bounded.
+        await conn.drain()
+        conn.cycle_done(self)
 
     # -- ASGI receive --------------------------------------------------------------------------------------
     async def receive(self) -> dict[str, Any]:
@@ -453,6 +586,7 @@ class Cycle:
             return
         if out:
             conn.transport.write(out)
+            conn.activity = conn.state.now
         if more:
             await conn.drain()
 

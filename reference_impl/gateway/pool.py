@@ -137,6 +137,7 @@ class Exchange:
         "buffered",
         "chunks",
         "connection",
+        "deadline",
         "done",
         "error",
         "expect_body",
@@ -159,6 +160,7 @@ class Exchange:
         self.error: UpstreamError | None = None
         self.received_any = False
         self.waiter: asyncio.Future[None] | None = None
+        self.deadline = 0.0  # loop time by which the whole response must have arrived (the route timeout)
 
     def wake(self) -> None:
         waiter = self.waiter

@@ -8,41 +8,45 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reference_impl.auth.decision import Headers
+from reference_impl.gateway import hop_by_hop
 from reference_impl.gateway.pool import Exchange, Pools, UpstreamConnection, UpstreamError, UpstreamLimits
 
-__all__ = ["HOP_BY_HOP", "Proxy", "UpstreamError", "forwarded_headers", "strip_hop_by_hop"]
+__all__ = ["BODYLESS", "Proxy", "UpstreamError", "forwarded_headers", "request_framing", "upstream_framing"]
 
 Scope = dict[str, Any]
-
-# RFC 9110 section 7.6.1 connection-specific fields, plus the legacy ones proxies still strip. `expect` too: the
-# gateway answers `100-continue` itself once the request is allowed.
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"expect",
-    }
-)
-BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
+CHUNKED = -1
+BODYLESS = 0
 
 
-def strip_hop_by_hop(headers: Headers, hop_by_hop: frozenset[bytes] = HOP_BY_HOP) -> Headers:
-    """Remove hop-by-hop headers and any header the Connection header names."""
-    named = {
-        token.strip().lower()
-        for key, value in headers
-        if key == b"connection"
-        for token in value.split(b",")
-        if token.strip()
-    }
-    return [(k, v) for k, v in headers if k not in hop_by_hop and k not in named]
+def request_framing(scope_headers: Headers) -> int:
+    """How the server read the request body: CHUNKED, its Content-Length, or BODYLESS. Taken from the headers the
+    server parsed (the scope's), never from a copy a client's Connection header or a policy may have trimmed."""
+    framing = BODYLESS
+    for name, value in scope_headers:
+        if name == b"transfer-encoding":
+            return CHUNKED
+        if name == b"content-length":
+            framing = int(value)
+    return framing
+
+
+def upstream_framing(headers: Headers, framing: int) -> tuple[Headers, bool]:
+    """The headers to send with their framing replaced by what is actually sent, and whether the body goes
+    chunked. As Envoy does: the length stays (in its place) when the client sent one and it is still among the
+    headers to forward; a body without one goes chunked."""
+    length_kept = framing >= 0 and any(k == b"content-length" for k, _ in headers)
+    chunked = framing == CHUNKED or (framing > 0 and not length_kept)
+    kept: Headers = []
+    for name, value in headers:
+        if name == b"content-length":
+            if length_kept:
+                kept.append((name, b"%d" % framing))
+                length_kept = False  # once
+        elif name != b"transfer-encoding":
+            kept.append((name, value))
+    if chunked:
+        kept.append((b"transfer-encoding", b"chunked"))
+    return kept, chunked
 
 
 def forwarded_headers(headers: Headers, client: tuple[str, int] | None, scheme: str) -> Headers:
@@ -61,10 +65,12 @@ class Proxy:
         self,
         *,
         connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
+        route_timeout: float = 15.0,
         limits: UpstreamLimits | None = None,
     ) -> None:
-        self.read_timeout = read_timeout
+        # Envoy's route timeout, which kgateway leaves at its default: from the end of the request to the end of
+        # the response. Past it, a response not yet started is a 504; one under way is cut short.
+        self.route_timeout = route_timeout
         base = limits or UpstreamLimits()
         self.limits = UpstreamLimits(base.max_connections, base.max_pending_requests, connect_timeout)
         self.pools = Pools(self.limits)
@@ -91,30 +97,22 @@ class Proxy:
         headers: Headers,
         query_string: bytes,
         path: bytes | None = None,
-        hop_by_hop: frozenset[bytes] = HOP_BY_HOP,
     ) -> int:
         """Send the request upstream and stream the response back. Returns the status sent to the client.
 
-        `path` is the (normalised) path to forward, default the scope's raw path; `hop_by_hop` the request headers
-        not forwarded. Raises UpstreamError before the
-        response has started; once it has, a failure cuts the response short instead."""
+        `headers` are the request headers to forward, connection-specific ones removed already
+        (reference_impl.gateway.hop_by_hop); `path` is the (normalised) path to forward, default the scope's raw
+        path. Raises UpstreamError before the response has started; once it has, a failure cuts the response
+        short instead."""
         host, port, base_path = self._origin(base_url)
         method: str = scope["method"]
         target = base_path + (path if path is not None else scope.get("raw_path") or scope["path"].encode("utf-8"))
         if query_string:
             target += b"?" + query_string
-        upstream_headers = forwarded_headers(
-            strip_hop_by_hop(headers, hop_by_hop), scope.get("client"), scope.get("scheme", "http")
+        framing = request_framing(scope["headers"])
+        upstream_headers, chunked = upstream_framing(
+            forwarded_headers(headers, scope.get("client"), scope.get("scheme", "http")), framing
         )
-        chunked = False
-        has_length = False
-        for name, _ in headers:
-            if name == b"content-length":
-                has_length = True
-            elif name == b"transfer-encoding":
-                chunked = True
-        if chunked and not has_length:
-            upstream_headers.append((b"transfer-encoding", b"chunked"))
         head = b"".join(
             [
                 method.encode("ascii"),
@@ -125,11 +123,9 @@ class Proxy:
                 b"\r\n",
             ]
         )
-        has_body = has_length or chunked or method not in BODYLESS_METHODS
         pool = self.pools.get(host, port)
-        exchange = await self._exchange(
-            pool, head, receive if has_body else None, chunked and not has_length, method != "HEAD"
-        )
+        has_body = framing == CHUNKED or framing > 0
+        exchange = await self._exchange(pool, head, receive if has_body else None, chunked, method != "HEAD")
         try:
             return await self._relay(exchange, send, method)
         finally:
@@ -148,6 +144,7 @@ class Proxy:
                 connection.transport.write(head)  # type: ignore[union-attr]
                 if receive is not None:
                     await self._send_body(connection, receive, chunked)
+                exchange.deadline = asyncio.get_running_loop().time() + self.route_timeout
                 await self._wait_head(exchange)
                 return exchange
             except UpstreamError:
@@ -171,7 +168,7 @@ class Proxy:
 
     async def _wait_head(self, exchange: Exchange) -> None:
         loop = asyncio.get_running_loop()
-        timer = loop.call_later(self.read_timeout, exchange.fail, UpstreamError(504, "upstream request timeout"))
+        timer = loop.call_at(exchange.deadline, exchange.fail, UpstreamError(504, "upstream request timeout"))
         try:
             while not exchange.status and exchange.error is None:
                 await exchange.wait()
@@ -182,7 +179,7 @@ class Proxy:
 
     async def _relay(self, exchange: Exchange, send: Any, method: str) -> int:
         # Also drop the headers the upstream's Connection header names (RFC 9110 section 7.6.1).
-        response_headers = strip_hop_by_hop(exchange.headers)
+        response_headers = hop_by_hop.response_headers(exchange.headers)
         loop = asyncio.get_running_loop()
         try:
             await send({"type": "http.response.start", "status": exchange.status, "headers": response_headers})
@@ -205,7 +202,7 @@ class Proxy:
                 # Headers are gone already. Returning without ending the body makes the server close the
                 # connection, so the client sees a short read; ending it would make a cut body look complete.
                 return exchange.status
-            timer = loop.call_later(self.read_timeout, exchange.fail, UpstreamError(504, "upstream read timeout"))
+            timer = loop.call_at(exchange.deadline, exchange.fail, UpstreamError(504, "upstream request timeout"))
             try:
                 await exchange.wait()
             finally:

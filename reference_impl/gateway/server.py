@@ -150,6 +150,10 @@ class GatewayServer:
             self._thread.join(30)
             self._thread = None
 
+    def connections(self) -> list[http1.HTTP1Connection]:
+        """The client connections open now, on every listener."""
+        return [connection for server in self._servers for connection in list(server.state.connections)]
+
     def url(self, listener_port: int) -> str:
         return f"http://{self.host}:{self.ensure_listener(listener_port)}"
 

@@ -1,16 +1,19 @@
 """Every class of hostile request gets the same answer from the reference gateway and from a real Envoy configured
 as kgateway configures it, or the difference is one of conformance.envoy.divergences, which must still hold.
 
-Both targets get the same manifests: an open route (`public.example.com`, prefix `/public`) and routes guarded by an
-API key policy, all to an upstream that echoes the request head it receives, so what each upstream saw (path,
-Host) is compared too, not only the status.
+Both targets get the same manifests: an open route (`public.example.com`, prefix `/public`, beside a protected
+`/private` rule on the same upstream) and routes guarded by an API key policy, all to an upstream that echoes the
+request head it receives and records every request it reads (by the request's own framing), so what each upstream
+saw (path, Host, framing, body, how many requests) is compared too, not only the status.
 """
 
 from __future__ import annotations
 
 import re
 import socket
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
@@ -46,6 +49,9 @@ spec:
   rules:
   - matches: [{{path: {{type: PathPrefix, value: /public}}}}]
     backendRefs: [{{name: echo, port: 80}}]
+  - name: private
+    matches: [{{path: {{type: PathPrefix, value: /private}}}}]
+    backendRefs: [{{name: echo, port: 80}}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -60,7 +66,9 @@ apiVersion: gateway.kgateway.dev/v1alpha1
 kind: TrafficPolicy
 metadata: {{name: auth, namespace: default}}
 spec:
-  targetRefs: [{{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www}}]
+  targetRefs:
+  - {{group: gateway.networking.k8s.io, kind: HTTPRoute, name: www}}
+  - {{group: gateway.networking.k8s.io, kind: HTTPRoute, name: public, sectionName: private}}
   apiKeyAuth:
     secretRef: {{name: keys}}
     keySources: [{{header: api-key}}, {{query: api_key}}, {{cookie: api_key}}]
@@ -68,12 +76,18 @@ spec:
 
 
 @pytest.fixture(scope="module")
-def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def upstream() -> Iterator[EchoUpstream]:
     echo = EchoUpstream()
+    yield echo
+    echo.stop()
+
+
+@pytest.fixture(scope="module")
+def targets(tmp_path_factory: pytest.TempPathFactory, upstream: EchoUpstream) -> Iterator[dict[str, str]]:
+    echo = upstream
     options = {"work_dir": str(tmp_path_factory.mktemp("envoy")), "backends": f"echo=http://127.0.0.1:{echo.port}"}
     reason = EnvoyTarget.unavailable_reason(options)
     if reason:
-        echo.stop()
         pytest.skip(reason)
     manifests = [d for d in yaml.safe_load_all(MANIFESTS) if d]
     started = []
@@ -87,14 +101,13 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     finally:
         for target in started:
             target.close()
-        echo.stop()
 
 
-def exchange(base: str, data: bytes) -> tuple[int, bytes]:
+def exchange(base: str, data: bytes, timeout: float = 10) -> tuple[int, bytes]:
     """(status, body) of the first response, read by its Content-Length (Envoy delays closing a connection)."""
     parts = urlsplit(base)
     received = b""
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
         sock.sendall(data)
         try:
             while chunk := sock.recv(65536):
@@ -226,3 +239,165 @@ def test_paths_are_normalised_and_routed_as_envoy_does(targets, pieces):
     assert reference[0] == envoy[0], data
     if reference[0] == 200:
         assert upstream_saw(reference[1]) == upstream_saw(envoy[1])
+
+
+# -- the connection level: Connection options, framing, trailers, whitespace, pipelining ------------------------
+def conversation(base: str, data: bytes, upstream: EchoUpstream) -> tuple[list[int], list[tuple]]:
+    """Every response status on one connection (the bytes end with `Connection: close`, or with something the
+    gateway must close on), and what the upstream received meanwhile: method and target, Host, framing, body and
+    the header names (less the ones only Envoy adds)."""
+    before = len(upstream.received)
+    parts = urlsplit(base)
+    received = b""
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(data)
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except (ConnectionResetError, TimeoutError):
+            pass
+    time.sleep(0.05)  # a request smuggled upstream would be read by now
+    found = [int(m) for m in re.findall(rb"(?m)^HTTP/1\.1 (\d{3}) ", received)]
+    seen = []
+    for request in upstream.received[before:]:
+        fields = request.fields
+        names = sorted({k for k, _ in fields} - ENVOY_ONLY)
+        framing = [(k, v) for k, v in fields if k in (b"content-length", b"transfer-encoding")]
+        hosts = [v for k, v in fields if k == b"host"]
+        seen.append((request.head.split(b"\r\n", 1)[0], hosts, framing, request.body, names))
+    return found, seen
+
+
+ENVOY_ONLY = {b"x-request-id", b"x-envoy-external-address"}
+SMUGGLED = b"GET /private/admin HTTP/1.1\r\nHost: public.example.com\r\nx-smuggled: 1\r\n\r\n"
+
+
+def head(method: str, target: str, *lines: str, host: str = P) -> bytes:
+    return ("\r\n".join([f"{method} {target} HTTP/1.1", f"Host: {host}", *lines]) + "\r\n\r\n").encode("latin-1")
+
+
+def chunked(target: str, *trailers: str, head_lines: tuple[str, ...] = (), host: str = P) -> bytes:
+    lines = ("Transfer-Encoding: chunked", *head_lines, "Connection: close")
+    return head("POST", target, *lines, host=host) + (
+        b"5\r\nhello\r\n0\r\n" + "".join(f"{t}\r\n" for t in trailers).encode("latin-1") + b"\r\n"
+    )
+
+
+def option(value: str, *lines: str, target: str = "/public/x", host: str = P) -> bytes:
+    return head("GET", target, f"Connection: {value}", *lines, host=host)
+
+
+CONNECTION_CASES: list[tuple[str, bytes, str | None]] = [
+    # Connection may not unframe a body (the exact sequence that smuggled a request upstream), nor remove Host
+    (
+        "Connection names Content-Length",
+        head("POST", "/public/x", "Connection: content-length", f"Content-Length: {len(SMUGGLED)}") + SMUGGLED,
+        None,
+    ),
+    (
+        "Connection names Content-Length, then close",
+        head("POST", "/public/x", "Connection: Content-Length, close", "Content-Length: 5") + b"hello",
+        None,
+    ),
+    ("Connection names Transfer-Encoding", chunked("/public/x", head_lines=("Connection: transfer-encoding",)), None),
+    ("Connection names Host", option("host, close"), None),
+    ("Connection names HOST", option("close, HOST"), None),
+    ("Connection names X-Forwarded-For", option("x-forwarded-for, close", "X-Forwarded-For: 1.2.3.4"), None),
+    ("Connection names X-Forwarded-Proto", option("x-forwarded-proto, close"), None),
+    ("Connection names X-Forwarded-Host", option("x-forwarded-host, close", "X-Forwarded-Host: a"), None),
+    ("Connection names a pseudo-header", option(":authority, close"), None),
+    ("Connection names the key header", option("api-key, close", f"api-key: {KEY}", target="/private/x"), None),
+    ("Connection names Cookie", option("cookie, close", f"Cookie: api_key={KEY}", target="/private/x"), None),
+    ("Connection names several", option("x-a, x-b, close", "x-a: 1", "x-b: 2", "x-c: 3"), None),
+    ("two Connection headers", head("GET", "/public/x", "Connection: x-a", "Connection: close", "x-a: 1"), None),
+    ("Connection names TE: trailers", option("te, close", "TE: trailers"), None),
+    ("TE: trailers, gzip", head("GET", "/public/x", "TE: trailers, gzip", "Connection: close"), None),
+    ("TE: gzip", head("GET", "/public/x", "TE: gzip", "Connection: close"), None),
+    ("Connection names Upgrade without one", option("upgrade, close"), None),
+    ("Connection names Keep-Alive and more", option("keep-alive, x-a", "x-a: 1") + option("close"), None),
+    ("Connection with empty options", option(", , close"), None),
+    # trailers are not headers
+    ("a key in the trailers", chunked("/private/x", f"api-key: {KEY}"), None),
+    ("a Connection trailer naming Host", chunked("/public/x", "Connection: host", "x-t: 1"), None),
+    ("a trailer Connection names", chunked("/public/x", "x-t: 1", head_lines=("Connection: x-t",)), None),
+    (
+        "a chunk extension",
+        head("POST", "/public/x", "Transfer-Encoding: chunked", "Connection: close") + b"5;ext=1\r\nhello\r\n0\r\n\r\n",
+        None,
+    ),
+    # whitespace
+    ("trailing spaces after a key", head("GET", "/private/x", f"api-key: Bearer {KEY}   ", "Connection: close"), None),
+    ("a trailing tab after a key", head("GET", "/private/x", f"api-key: {KEY}\t", "Connection: close"), None),
+    (
+        "61 KiB of whitespace in a head",
+        head("GET", "/public/x", "x-a:" + " " * 61 * 1024 + "v", "Connection: close"),
+        None,
+    ),
+    (
+        "58 KiB of whitespace in a head",
+        head("GET", "/public/x", "x-a:" + " " * 58 * 1024 + "v", "Connection: close"),
+        None,
+    ),
+    ("blank lines before a request", b"\r\n\r\n" + head("GET", "/public/x", "Connection: close"), None),
+    # pipelining: in order, one answer per request, a bad request never overtakes the one before it
+    ("pipelined, then a malformed request", head("GET", "/public/a") + head("GET", "/public/b", "Bad Header: x"), None),
+    (
+        "pipelined, then a 62 KiB header",
+        head("GET", "/public/a") + head("GET", "/public/b", "x-b: " + "b" * 62 * 1024),
+        None,
+    ),
+    (
+        "pipelined, then two Content-Lengths",
+        head("GET", "/public/a") + head("POST", "/public/b", "Content-Length: 1", "Content-Length: 2") + b"ab",
+        None,
+    ),
+    (
+        "pipelined past Connection: close",
+        head("GET", "/public/a", "Connection: close") + head("GET", "/public/b"),
+        None,
+    ),
+    (
+        "pipelined, keyed and not",
+        head("GET", "/private/a")
+        + head("GET", "/private/b", f"api-key: {KEY}")
+        + head("GET", "/public/c", "Connection: close"),
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "divergence"), [pytest.param(d, v, id=name) for name, d, v in CONNECTION_CASES])
+def test_connection_level_hostility_gets_envoys_answer(targets, upstream, data, divergence):
+    reference = conversation(targets["reference"], data, upstream)
+    envoy = conversation(targets["envoy"], data, upstream)
+    assert divergence is None  # none of these differ
+    assert reference == envoy
+
+
+def test_a_hung_upstream_and_an_abandoned_request_end_as_in_envoy(targets, upstream):
+    """Envoy's route timeout (15 s, kgateway sets none) ends a request to a hung upstream with 504 and closes the
+    upstream connection; a client that goes away closes it at once. Both gateways are timed in one run."""
+    base = {name: urlsplit(url) for name, url in targets.items()}
+    abandoned = {}
+    for name, parts in base.items():
+        sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+        sock.sendall(head("GET", f"/public/hang/abandoned-{name}"))
+        abandoned[name] = sock
+    time.sleep(0.5)
+    for sock in abandoned.values():
+        sock.close()
+    closed_at = time.monotonic()
+
+    def timed(url: str) -> tuple[float, tuple[int, bytes], float]:
+        started = time.monotonic()
+        return started, exchange(url, head("GET", "/public/hang/route"), timeout=30), time.monotonic()
+
+    with ThreadPoolExecutor(2) as pool:
+        futures = {name: pool.submit(timed, url) for name, url in targets.items()}
+        results = {name: future.result() for name, future in futures.items()}
+    for name, (started, (status, body), ended) in results.items():
+        assert (status, body) == (504, b"upstream request timeout"), name
+        assert 14.5 < ended - started < 17, (name, ended - started)
+    closed = {target: when for target, when in upstream.closed}
+    for name in targets:
+        assert closed[f"/public/hang/abandoned-{name}".encode()] - closed_at < 1.0, name

@@ -469,47 +469,64 @@ class Received:
     method: bytes
     target: bytes
     headers: list[tuple[bytes, bytes]]
+    body: bytes = b""
 
     def header(self, name: bytes) -> list[bytes]:
         return [v for k, v in self.headers if k == name]
 
 
 class RecordingUpstream:
-    """A keep-alive HTTP/1.1 upstream in a thread that answers `200 ok` and records each request head. A request
-    whose path starts with /hang is recorded and never answered (a hung upstream)."""
+    """A keep-alive HTTP/1.1 upstream in a thread that answers `200 ok` and records each request it reads (head and
+    body, read by the request's own framing, so a body that is not framed shows up as a request of its own). The
+    response echoes the request's `x-hostile-id` header; a path ending `/big/N` answers N bytes. A request whose
+    path starts with /hang is recorded and never answered (a hung upstream); when the gateway closes that
+    connection, its target goes to `closed`."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.port = 0
         self.received: list[Received] = []
+        self.closed: list[bytes] = []
+        self.connections = 0  # currently open
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="recording-upstream")
 
+    async def _body(self, reader: asyncio.StreamReader, headers: list[tuple[bytes, bytes]]) -> bytes:
+        length = next((int(v) for k, v in headers if k == b"content-length"), 0)
+        if not any(k == b"transfer-encoding" for k, _ in headers):
+            return await reader.readexactly(length) if length else b""
+        body = b""
+        while True:  # a chunked body, then its trailer section
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                while await reader.readuntil(b"\r\n") != b"\r\n":
+                    pass
+                return body
+            body += (await reader.readexactly(size + 2))[:-2]
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head[:-4].split(b"\r\n")
                 method, target, _ = lines[0].split(b" ", 2)
                 headers = [(k.strip().lower(), v.strip()) for k, _, v in (line.partition(b":") for line in lines[1:])]
-                self.received.append(Received(method, target, headers))
-                length = next((int(v) for k, v in headers if k == b"content-length"), 0)
-                if length:
-                    await reader.readexactly(length)
-                elif any(k == b"transfer-encoding" for k, _ in headers):
-                    while True:  # drain a chunked body
-                        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                        await reader.readexactly(size + 2)
-                        if size == 0:
-                            break
+                received = Received(method, target, headers, await self._body(reader, headers))
+                self.received.append(received)
                 if target.startswith(b"/hang"):
-                    await asyncio.sleep(3600)
-                body = b"" if method == b"HEAD" else b"ok"
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\n" + body)
+                    await reader.read()  # until the gateway gives up on this request and closes the connection
+                    self.closed.append(target)
+                    return
+                size = int(target.split(b"/big/")[1].split(b"?")[0]) if b"/big/" in target else 2
+                echo = b"".join(b"x-hostile-id: %s\r\n" % v for v in received.header(b"x-hostile-id"))
+                head = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\ncontent-type: text/plain\r\n%s\r\n" % (size, echo)
+                writer.write(head + (b"" if method == b"HEAD" else b"ok" if size == 2 else b"b" * size))
                 await writer.drain()
         except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.CancelledError):
             pass
         finally:
+            self.connections -= 1
             writer.close()
 
     def _run(self) -> None:
@@ -558,31 +575,49 @@ def send_raw(
         return received
 
 
-def statuses(raw: bytes) -> list[int]:
-    """The status codes of every complete response in a raw byte stream, in order (pipelined responses and
-    interim 100s included), read by their framing."""
-    found: list[int] = []
+@dataclass
+class Response:
+    status: int
+    fields: dict[bytes, bytes]
+    body: bytes
+
+
+def responses(raw: bytes) -> list[Response]:
+    """Every complete response in a raw byte stream, in order (pipelined responses and interim 100s included),
+    read by their framing."""
+    found: list[Response] = []
     while raw.startswith(b"HTTP/1.1 "):
         head, sep, rest = raw.partition(b"\r\n\r\n")
         if not sep:
             break
         status = int(head[9:12])
-        found.append(status)
         fields = {
             k.strip().lower(): v.strip() for k, _, v in (line.partition(b":") for line in head.split(b"\r\n")[1:])
         }
         if status < 200:
+            found.append(Response(status, fields, b""))
             raw = rest
         elif b"content-length" in fields:
-            raw = rest[int(fields[b"content-length"]) :]
+            length = int(fields[b"content-length"])
+            if len(rest) < length:
+                break
+            found.append(Response(status, fields, rest[:length]))
+            raw = rest[length:]
         elif fields.get(b"transfer-encoding") == b"chunked":
+            body = b""
             while True:
                 size_line, _, rest = rest.partition(b"\r\n")
                 size = int(size_line.split(b";")[0] or b"0", 16)
-                rest = rest[size + 2 :]
+                body, rest = body + rest[:size], rest[size + 2 :]
                 if size == 0:
                     break
+            found.append(Response(status, fields, body))
             raw = rest
         else:
             break
     return found
+
+
+def statuses(raw: bytes) -> list[int]:
+    """The status codes of every complete response in a raw byte stream, in order."""
+    return [response.status for response in responses(raw)]

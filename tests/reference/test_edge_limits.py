@@ -60,7 +60,7 @@ def edge() -> Iterator[Edge]:
         traffic_policy(targets=[target("HTTPRoute", "auth")], secretRef={"name": "keys"}),
     ]
     store.apply([parse_manifest(d) for d in documents])
-    proxy = Proxy(limits=UpstreamLimits(max_connections=8, max_pending_requests=8), read_timeout=30)
+    proxy = Proxy(limits=UpstreamLimits(max_connections=8, max_pending_requests=8), route_timeout=30)
     server = GatewayServer(store, proxy=proxy, limits=Limits(request_headers_timeout=1.0, idle_timeout=1.5))
     server.start_in_thread({8080: 0})
     try:

@@ -8,6 +8,13 @@ requests. Invariants, checked after every example:
     resolves dot segments and unreserved escapes;
   * the gateway answers no request with a 5xx (every upstream here is healthy);
 and at the end: no key in any log line or admin document, and the gateway still answers.
+
+At the connection level (Connection options naming framing, Host or key headers; Content-Length and chunked
+bodies, some holding a whole request to smuggle; trailers; padded values; pipelining; clients that vanish half-way):
+  * each client request reaches an upstream exactly once or not at all, and nothing reaches one that no client
+    request was (a smuggled request carries an id no client request had);
+  * answers come back in order, at most one per request;
+  * the gateway lets go of every connection its client closed (every wait has a deadline).
 """
 
 from __future__ import annotations
@@ -15,19 +22,23 @@ from __future__ import annotations
 import logging
 import posixpath
 import re
+import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from refsupport import (
     RecordingUpstream,
+    Response,
     ag_policy,
     fetch,
     gateway,
     parse_manifest,
+    responses,
     route,
     rule,
     secret,
@@ -294,3 +305,106 @@ def test_no_key_in_logs_or_admin_and_the_gateway_still_answers(edge: Edge):
     assert fetch(base, "/private", host="public.example.com").status == 401
     assert fetch(base, "/x", host="www.example.com", headers={"api-key": KEY}).status == 200
     assert fetch(base, "/public/x", host="public.example.com").status == 200
+
+
+# -- the connection level: Connection options, framing, trailers, pipelining, partial and vanishing clients ------
+CONNECTION_OPTIONS = [
+    "keep-alive", "content-length", "transfer-encoding", "host", "api-key", "cookie", "authorization", "te",
+    "upgrade", "x-forwarded-for", "x-client-id", "Content-Length", "HOST",
+]  # fmt: skip
+TRAILERS = [f"api-key: {KEY}", "Connection: host", "Host: www.example.com", "x-trailer: 1", f"Cookie: api_key={KEY}"]
+PADDING = ["", "", " ", "\t", "   "]
+SMUGGLED_ID = 10**12  # a smuggled request carries an id no client request had
+
+
+def smuggled(request_id: int) -> bytes:
+    return (
+        f"GET /private/admin HTTP/1.1\r\nHost: public.example.com\r\nx-hostile-id: {SMUGGLED_ID + request_id}\r\n\r\n"
+    ).encode()
+
+
+@st.composite
+def framed_request(draw: st.DrawFn, request_id: int, last: bool) -> bytes:
+    method = draw(st.sampled_from(["GET", "POST", "PUT", "POST"]))
+    path = draw(st.sampled_from(["/public/x", "/private/x", "/anything", "/public/y"]))
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {draw(st.sampled_from(GOOD_HOSTS))}", f"x-hostile-id: {request_id}"]
+    if draw(st.booleans()):
+        lines.append(f"api-key: {draw(st.sampled_from(API_KEY_VALUES))}{draw(st.sampled_from(PADDING))}")
+    if draw(st.integers(0, 3)) == 0:
+        lines.append(f"Cookie: api_key={KEY}")
+    options = draw(st.lists(st.sampled_from(CONNECTION_OPTIONS), max_size=3))
+    if last:
+        options.append("close")
+    if options:
+        lines.append("Connection: " + ", ".join(options))
+    body = draw(st.sampled_from([b"", b"field=value", smuggled(request_id)]))
+    framing = draw(st.sampled_from(["length", "chunked"])) if body or method != "GET" else "none"
+    if framing == "length":
+        lines.append(f"Content-Length: {len(body)}")
+        payload = body
+    elif framing == "chunked":
+        lines.append("Transfer-Encoding: chunked")
+        trailers = draw(st.lists(st.sampled_from(TRAILERS), max_size=2))
+        chunks = b"%x\r\n%s\r\n" % (len(body), body) if body else b""
+        payload = chunks + b"0\r\n" + "".join(f"{t}\r\n" for t in trailers).encode() + b"\r\n"
+    else:
+        payload = b""
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
+
+
+@st.composite
+def connections(draw: st.DrawFn) -> tuple[str, list[bytes], int | None]:
+    """A listener, the requests of one connection, and where the client vanishes (None: it reads every answer)."""
+    listener = draw(st.sampled_from(["kgateway", "kgateway", "kgateway", "agentgateway"]))
+    count = draw(st.integers(1, 3))
+    base = draw(st.integers(0, 10**9)) * 10
+    requests = [draw(framed_request(base + i, i == count - 1)) for i in range(count)]
+    total = sum(len(r) for r in requests)
+    vanish = draw(st.one_of(st.none(), st.none(), st.integers(1, total - 1)))
+    return listener, requests, vanish
+
+
+def converse(edge: Edge, listener: str, requests: list[bytes], vanish: int | None) -> list[Response]:
+    data = b"".join(requests)
+    parts = urlsplit(edge.url(HOSTS[listener]))
+    received = b""
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+        sock.sendall(data if vanish is None else data[:vanish])
+        if vanish is None:
+            try:
+                while chunk := sock.recv(65536):
+                    received += chunk
+            except (TimeoutError, ConnectionResetError):
+                pass
+    return responses(received)
+
+
+@BOUNDED
+@given(connection=connections())
+def test_each_request_reaches_the_upstream_once_or_not_at_all(edge: Edge, connection):
+    listener, requests, vanish = connection
+    ids = [int(re.search(rb"x-hostile-id: (\d+)", r)[1]) for r in requests]
+    sent = dict(zip(ids, requests, strict=True))
+    open_seen, protected_seen = len(edge.open.received), len(edge.protected.received)
+    answers = converse(edge, listener, requests, vanish)
+    deadline = time.monotonic() + 3  # every wait has a deadline: the gateway lets go of the connection
+    while edge.server.connections() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not edge.server.connections(), "the gateway still holds a connection its client closed"
+    time.sleep(0.02)  # anything more sent upstream would be read by now
+    forwarded = [
+        r for u in (edge.open, edge.protected) for r in u.received[open_seen if u is edge.open else protected_seen :]
+    ]
+    seen_ids = [int(r.header(b"x-hostile-id")[0]) for r in forwarded if r.header(b"x-hostile-id")]
+    assert len(seen_ids) == len(forwarded), f"a request reached an upstream without a client's id: {forwarded}"
+    assert all(i in sent for i in seen_ids), f"a request no client sent reached an upstream: {forwarded}"
+    assert len(set(seen_ids)) == len(seen_ids), f"a request reached an upstream twice: {forwarded}"
+    check_invariants(edge, sent, open_seen, protected_seen)
+    # Answers come back in order, at most one per request, and only the last may close the conversation early.
+    assert len(answers) <= len(requests)
+    echoed = [int(a.fields[b"x-hostile-id"]) for a in answers if b"x-hostile-id" in a.fields]
+    assert echoed == sorted(echoed) and all(ids.index(i) < len(answers) for i in echoed)
+    for position, answer in enumerate(answers):
+        assert answer.status < 500, f"{answer.status} for {requests!r}"
+        if b"x-hostile-id" in answer.fields:
+            assert int(answer.fields[b"x-hostile-id"]) == ids[position], "an answer came back out of order"

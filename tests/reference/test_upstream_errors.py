@@ -29,7 +29,7 @@ def failing(raw_upstream):
             )
         ]
     )
-    server = GatewayServer(store, proxy=Proxy(read_timeout=0.5, connect_timeout=2))
+    server = GatewayServer(store, proxy=Proxy(route_timeout=0.5, connect_timeout=2))
     server.start_in_thread({8080: 0})
     try:
         yield server.url(8080)
