@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reference_impl import keygen
-from reference_impl.admission import RELEASES, parse_release, resolve
+from reference_impl.admission import PINNED, RELEASES, parse_release
 from reference_impl.compile.snapshot import BackendMap
 from reference_impl.errors import ManifestError
 from reference_impl.folder import SUFFIXES, ManifestFolder, manifest_files, read_problem
@@ -21,7 +21,7 @@ from reference_impl.gateway.admin import health_of
 from reference_impl.gateway.observe import AccessLog, Counters
 from reference_impl.gateway.server import GatewayServer, PortInUse, bind
 from reference_impl.health import HealthLog, snapshot_health
-from reference_impl.resources import parse_manifest, read_manifest_file
+from reference_impl.resources import parse_manifest
 from reference_impl.store import Store
 from reference_impl.upstream import HttpbinServer
 from reference_impl.workers import Supervisor, parse_socket_arg, report_counters, worker_command
@@ -42,10 +42,20 @@ def _listen(value: str) -> tuple[int, int]:
 
 
 def _release(value: str) -> dict[str, str]:
+    """Every project's release: the ones named, the pinned ones (clusters/versions.yaml) for the others."""
     try:
-        return parse_release(value)
+        return parse_release(value, base=PINNED)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+RELEASE_HELP = (
+    "the API server's CRDs: PROJECT=RELEASE[,...] (vendored: "
+    + "; ".join(f"{project} {', '.join(names)}" for project, names in RELEASES.items())
+    + "), or `newest` for the newest development API; default: what clusters/versions.yaml installs ("
+    + ", ".join(f"{project} {name}" for project, name in PINNED.items())
+    + ")"
+)
 
 
 def _positive(value: str) -> int:
@@ -100,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--admin-port", type=int, default=9901, help="admin endpoint port (default 9901; -1 = off)")
     serve.add_argument("--no-watch", action="store_true", help="load the folder once; do not watch it")
     serve.add_argument(
+        "--release", type=_release, default=dict(PINNED), metavar="PROJECT=RELEASE[,...]", help=RELEASE_HELP
+    )
+    serve.add_argument(
         "--allow-rejected",
         action="store_true",
         help="start even if some files are rejected at start-up, serving the valid rest (the rejected files' "
@@ -147,13 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("paths", nargs="+", type=Path, help="files or folders (folders are searched recursively)")
     validate.add_argument(
-        "--release",
-        type=_release,
-        default=None,
-        metavar="PROJECT=RELEASE[,...]",
-        help="the API server's CRDs: e.g. kgateway=v2.3.x,agentgateway=v1.3.1 (vendored: "
-        + "; ".join(f"{project} {', '.join(names)}" for project, names in RELEASES.items())
-        + "; default: the newest of each)",
+        "--release", type=_release, default=dict(PINNED), metavar="PROJECT=RELEASE[,...]", help=RELEASE_HELP
     )
     validate.add_argument(
         "--strict",
@@ -189,7 +196,9 @@ async def _serve(args: argparse.Namespace) -> int:
         store = Store(BackendMap(services))  # backends completed below, once httpbin has a port
         health_log = HealthLog(log)
         sources: list = []
-        folder = ManifestFolder(args.folder, store, on_sync=lambda: health_log.update(health_of(store, sources)))
+        folder = ManifestFolder(
+            args.folder, store, on_sync=lambda: health_log.update(health_of(store, sources)), release=args.release
+        )
         sources.append(folder.health)
         if args.httpbin:
             httpbin = HttpbinServer(port=args.httpbin_port)
@@ -338,7 +347,7 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"{path}: no such file", file=sys.stderr)
             failed += 1
             continue
-        loaded, problem = read_problem(path) if args.release is None else _read(path, args.release)
+        loaded, problem = read_problem(path, release=args.release)
         if problem is not None:
             failed += 1
             print(problem, file=sys.stderr)
@@ -350,22 +359,12 @@ def _validate(args: argparse.Namespace) -> int:
     if not paths and not failed:
         print("no manifest files given", file=sys.stderr)
         failed += 1
-    releases = ", ".join(f"{project} {name}" for project, name in resolve(args.release).items())
+    releases = ", ".join(f"{project} {name}" for project, name in args.release.items())
     print(f"admission: as the API server with the CRDs of {releases}")
     problems = controller_problems(resources) if resources else []
     for line in problems:
         print(f"{'error' if args.strict else 'note'}: {line}", file=sys.stderr)
     return 1 if failed or (args.strict and problems) else 0
-
-
-def _read(path: Path, release: dict[str, str]) -> tuple[list | None, str | None]:
-    """`read_problem` against the CRDs of a chosen release."""
-    try:
-        return read_manifest_file(path, release=release), None
-    except ManifestError as error:
-        return None, str(error)
-    except OSError as error:
-        return None, f"{path}: cannot read: {error.strerror or error}"
 
 
 def controller_problems(resources: list) -> list[str]:

@@ -12,7 +12,7 @@ import contextlib
 import gc
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from reference_impl.errors import ManifestError
@@ -47,10 +47,13 @@ def manifest_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith("."))
 
 
-def read_problem(path: Path, data: bytes | None = None) -> tuple[list[Resource] | None, str | None]:
-    """(resources, None) or (None, why the file cannot be used). Never raises."""
+def read_problem(
+    path: Path, data: bytes | None = None, release: Mapping[str, str] | None = None
+) -> tuple[list[Resource] | None, str | None]:
+    """(resources, None) or (None, why the file cannot be used), admitted with the CRDs of `release` (default: the
+    newest vendored). Never raises."""
     try:
-        return read_manifest_file(path, data), None
+        return read_manifest_file(path, data, release=release), None
     except ManifestError as error:
         return None, str(error)
     except OSError as error:
@@ -64,11 +67,18 @@ class ManifestFolder:
     """Keeps `store` equal to the folder's content. A file that stops parsing keeps its last good resources,
     so a typo while editing a Secret never takes a route down; the error names the file and the field."""
 
-    def __init__(self, folder: Path, store: Store, on_sync: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        store: Store,
+        on_sync: Callable[[], None] | None = None,
+        release: Mapping[str, str] | None = None,
+    ) -> None:
         if not folder.is_dir():
             raise FileNotFoundError(f"manifest folder {folder} does not exist or is not a directory")
         self.folder = folder
         self.store = store
+        self.release = release  # the CRDs files are admitted with (default: the newest vendored)
         self.on_sync = on_sync  # called after every pass, e.g. to log what health() now says
         self._last_good: dict[Path, list[Resource]] = {}
         # path -> (content digest, what reading it gave): unchanged files are not parsed again. The content, not
@@ -129,7 +139,7 @@ class ManifestFolder:
         cached = self._read_cache.get(path)
         if cached is not None and cached[0] == signature:
             return cached[1], cached[2]
-        resources, problem = read_problem(path, data)
+        resources, problem = read_problem(path, data, self.release)
         self._read_cache[path] = (signature, resources, problem)
         return resources, problem
 

@@ -21,13 +21,13 @@ from typing import Any
 
 from reference_impl.admission import cel, listtype, openapi, structural
 from reference_impl.admission import fielderrors as fe
-from reference_impl.admission.catalog import RELEASES, find, parse_release, resolve
+from reference_impl.admission.catalog import NEWEST, PINNED, RELEASES, find, parse_release, resolve
 from reference_impl.admission.core import admit_config_map, admit_secret
 from reference_impl.admission.fielderrors import AdmissionError
 from reference_impl.admission.meta import admit_metadata
 from reference_impl.errors import FieldError
 
-__all__ = ["RELEASES", "AdmissionError", "admit", "parse_release", "resolve"]
+__all__ = ["NEWEST", "PINNED", "RELEASES", "AdmissionError", "admit", "parse_release", "resolve"]
 
 CORE = {"Secret": admit_secret, "ConfigMap": admit_config_map}
 _BLOCKING = ("Required value", "Unsupported value", "Too long", "Too many")

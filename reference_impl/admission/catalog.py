@@ -25,6 +25,11 @@ RELEASES: dict[str, tuple[str, ...]] = {
     "kgateway": ("main", "v2.3.x"),
     "agentgateway": ("v1.4.1", "v1.3.1"),
 }
+NEWEST = {project: releases[0] for project, releases in RELEASES.items()}
+# The CRDs of what clusters/versions.yaml installs (kgateway v2.3.7 ships the v2.3.x ones): what a user's API server
+# has, so what `apikey-gateway validate` and `serve` admit unless told otherwise. tests/admission checks the match.
+PINNED = {"gateway-api": "v1.5.1", "kgateway": "v2.3.x", "agentgateway": "v1.4.1"}
+NAMED = {"newest": NEWEST, "pinned": PINNED}
 PROJECT_OF_GROUP = {
     "gateway.networking.k8s.io": "gateway-api",
     "gateway.kgateway.dev": "kgateway",
@@ -53,20 +58,25 @@ class Version:
         return self._validator
 
 
-def parse_release(text: str) -> dict[str, str]:
-    """`kgateway=v2.3.x,agentgateway=v1.4.1` -> {"kgateway": "v2.3.x", "agentgateway": "v1.4.1"}."""
+def parse_release(text: str, base: Mapping[str, str] = NEWEST) -> dict[str, str]:
+    """`kgateway=v2.3.x,agentgateway=v1.4.1` -> every project's release: the ones named, `base` for the others.
+    `newest` and `pinned` name a whole set, and may start the list (`pinned,kgateway=main`)."""
     selected: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
+        if item in NAMED:
+            base = NAMED[item]
+            continue
         project, sep, release = item.partition("=")
         if not sep:
-            raise ValueError(f"expected PROJECT=RELEASE, got {item!r}")
+            raise ValueError(f"expected PROJECT=RELEASE, newest or pinned, got {item!r}")
         selected[project.strip()] = release.strip()
-    return resolve(selected)
+    return resolve(selected, base)
 
 
-def resolve(release: Mapping[str, str] | None) -> dict[str, str]:
-    """The release of every project: the ones named, the newest for the others. Unknown names are errors."""
-    chosen = {project: releases[0] for project, releases in RELEASES.items()}
+def resolve(release: Mapping[str, str] | None, base: Mapping[str, str] = NEWEST) -> dict[str, str]:
+    """The release of every project: the ones named, `base` (the newest) for the others. Unknown names are
+    errors."""
+    chosen = dict(base)
     for project, name in (release or {}).items():
         if project not in RELEASES:
             raise ValueError(f"unknown project {project!r}; expected one of {', '.join(RELEASES)}")

@@ -106,6 +106,23 @@ def _depth_error(document: Any, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+def _too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """True if the YAML stream nests deeper than `limit` before any error: read event by event (the pure-Python
+    parser keeps no recursion), so this project's limit decides, never the YAML library's own."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                depth += 1
+                if depth > limit:
+                    return True
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return False
+    return False
+
+
 def _yaml_problem(error: yaml.YAMLError) -> str:
     mark = getattr(error, "problem_mark", None)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -128,7 +145,9 @@ def decode_documents(text: str, *, source: str | None = None, json_only: bool = 
             where, [FieldError("", f"not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}")]
         ) from None
     except yaml.YAMLError as error:
-        raise ManifestError(where, [FieldError("", _yaml_problem(error))]) from None
+        # The library may refuse deep nesting itself, in words of its own: this project's limit speaks first.
+        problem = f"nested more than {MAX_DEPTH} levels deep" if _too_deep(text) else _yaml_problem(error)
+        raise ManifestError(where, [FieldError("", problem)]) from None
     except RecursionError:
         raise ManifestError(where, [FieldError("", f"nested more than {MAX_DEPTH} levels deep")]) from None
     for document in documents:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 from builders import agentgateway_policy, traffic_policy
 
-from reference_impl.admission import RELEASES, AdmissionError, admit, parse_release, resolve
+from reference_impl.admission import PINNED, RELEASES, AdmissionError, admit, parse_release, resolve
 from reference_impl.admission.catalog import CRDS
 
+ROOT = Path(__file__).resolve().parents[2]
 SECRET_REF = {"secretRef": {"name": "keys"}}
 MATCH_EXPRESSIONS = {"secretSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["a"]}]}}
 
@@ -123,6 +127,27 @@ def test_release_names():
             parse_release(bad)
     with pytest.raises(ValueError, match="expected PROJECT=RELEASE"):
         parse_release("kgateway")
+    assert parse_release("pinned") == PINNED
+    assert parse_release("kgateway=main", base=PINNED) == {**PINNED, "kgateway": "main"}
+    assert parse_release("newest", base=PINNED) == resolve(None)
+
+
+def test_the_pinned_releases_are_what_clusters_versions_installs():
+    """What `apikey-gateway validate` and `serve` admit by default: the CRDs of the releases a user installs."""
+    pins = yaml.safe_load((ROOT / "clusters" / "versions.yaml").read_text())
+    installed = {
+        "gateway-api": pins["gatewayApi"]["version"],
+        "kgateway": pins["implementations"]["kgateway"]["version"],
+        "agentgateway": pins["implementations"]["agentgateway"]["version"],
+    }
+    for project, vendored in PINNED.items():
+        # a vendored folder names a release (v1.4.1) or a patch series (v2.3.x) of the installed one
+        series = vendored.removesuffix("x")
+        assert installed[project] == vendored or (vendored.endswith(".x") and installed[project].startswith(series)), (
+            project,
+            vendored,
+            installed[project],
+        )
 
 
 def test_every_vendored_release_is_selectable():

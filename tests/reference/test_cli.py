@@ -305,19 +305,24 @@ def test_validate_release_chooses_the_api_servers_crds(tmp_path):
         "  apiKeyAuth:\n    secretSelector: {matchExpressions: [{key: app, operator: In, values: [a]}]}\n",
         encoding="utf-8",
     )
-    newest = cli("validate", str(policy))
-    assert newest.returncode == 0, newest.stderr
-    assert "admission: as the API server with the CRDs of gateway-api v1.5.1, kgateway main, agentgateway v1.4.1" in (
-        newest.stdout
-    )
-    assert "note: TrafficPolicy default/p is not accepted (Invalid)" in newest.stderr  # a controller finding
-    older = cli("validate", "--release", "kgateway=v2.3.x", str(policy))
-    assert older.returncode == 1
+    # By default, the CRDs of what clusters/versions.yaml installs: kgateway v2.3.7 has no matchExpressions.
+    pinned = cli("validate", str(policy))
+    assert pinned.returncode == 1
     field = "spec.apiKeyAuth.secretSelector.matchExpressions"
     assert f'{policy}: TrafficPolicy.gateway.kgateway.dev "p" is invalid: {field}: unknown field "{field}"' in (
-        older.stderr
+        pinned.stderr
     )
-    assert "kgateway v2.3.x" in older.stdout
+    assert "admission: as the API server with the CRDs of gateway-api v1.5.1, kgateway v2.3.x, agentgateway v1.4.1" in (
+        pinned.stdout
+    )
+    # The development API only when asked for.
+    for release in ("newest", "kgateway=main"):
+        newest = cli("validate", "--release", release, str(policy))
+        assert newest.returncode == 0, newest.stderr
+        assert "kgateway main" in newest.stdout
+        assert "note: TrafficPolicy default/p is not accepted (Invalid)" in newest.stderr  # a controller finding
+    older = cli("validate", "--release", "agentgateway=v1.3.1", str(policy))
+    assert "kgateway v2.3.x, agentgateway v1.3.1" in older.stdout  # the others stay pinned
     unknown = cli("validate", "--release", "kgateway=v9", str(policy))
     assert unknown.returncode == 2
     assert "unknown kgateway release 'v9'; vendored: main, v2.3.x" in unknown.stderr

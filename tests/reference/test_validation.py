@@ -301,3 +301,25 @@ def test_yaml_error_does_not_quote_the_document():
     with pytest.raises(ManifestError) as caught:
         load_manifests(text, source="keys.yaml")
     assert SECRET_VALUE not in str(caught.value)
+
+
+@pytest.mark.parametrize("depth", [65, 999, 1001, 5000])
+def test_deep_nesting_gets_the_projects_own_words_whatever_the_yaml_library_says(depth):
+    """The YAML library may refuse deep nesting itself, in words of its own that change between releases (libyaml
+    stops at 1,000 flow levels since PyYAML 6.0.4); this project's limit and message come first, at any depth."""
+    with pytest.raises(ManifestError, match="nested more than 64 levels deep"):
+        load_manifests("a: " + "[" * depth + "]" * depth, source="deep.yaml")
+
+
+def test_a_yaml_library_error_is_still_reported_with_its_position(monkeypatch):
+    import yaml
+
+    def refuse(*args, **kwargs):
+        raise yaml.scanner.ScannerError("while scanning", None, "some wording of the library's own", None)
+
+    monkeypatch.setattr(yaml, "load_all", refuse)
+    with pytest.raises(ManifestError, match="not valid YAML: while scanning, some wording") as caught:
+        load_manifests("a: " + "[" * 10 + "]" * 10, source="deep.yaml")
+    assert "nested more than" not in str(caught.value)  # a shallow stream the library refused for other reasons
+    with pytest.raises(ManifestError, match="nested more than 64 levels deep"):
+        load_manifests("a: " + "[" * 3000 + "]" * 3000, source="deep.yaml")
