@@ -33,12 +33,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import harness, report  # noqa: E402  (after the path set-up above)
 from benchmarks.harness import BENCH_CLIENT, Processes, free_port  # noqa: E402
+from conformance.client import TargetClient  # noqa: E402
+from conformance.targets.envoy import EnvoyTarget  # noqa: E402
+from reference_impl.poll import poll  # noqa: E402
 
 KEY_SIZES = (1, 10_000, 100_000)
 POLICY_KEYS = 1_000
@@ -81,11 +86,11 @@ class Server:
 
     name: str
     port: int
-    process: subprocess.Popen[bytes]
+    pid: int
     startup_s: float
     rss_mib: float
     folder: Path | None = None
-    envoy: harness.PolicyEnvoy | None = None
+    envoy: TargetClient | None = None  # the Envoy target, driven as the suite drives it
     translate_s: float | None = None
 
 
@@ -104,20 +109,35 @@ def start_reference(run: Run, processes: Processes, name: str, keys: dict[str, s
     port = free_port()
     command = harness.gateway_command(folder, port, run.upstream_url, *options)
     process, startup = harness.start_and_wait(processes, command, run.tmp / f"{name}.log", port, keys[BENCH_CLIENT])
-    return Server(name, port, process, startup, harness.rss_mib(process.pid)[0], folder=folder)
+    return Server(name, port, process.pid, startup, harness.rss_mib(process.pid)[0], folder=folder)
 
 
 def start_envoy(run: Run, processes: Processes, name: str, keys: dict[str, str]) -> Server:
-    """Envoy fed the translated configuration of the same manifests; start-up counts from Envoy's start (the
-    translation, done before, is reported on its own)."""
-    envoy = harness.PolicyEnvoy(run.tmp / name, run.upstream_url)
-    translate_s = envoy.apply([harness.gateway_manifest(), harness.policy_manifest(), harness.secret_manifest(keys)])
-    command = envoy.command(run.envoy)
-    process, startup = harness.start_and_wait(
-        processes, command, run.tmp / f"{name}.log", envoy.port, keys[BENCH_CLIENT]
+    """The Envoy target (one worker thread, no httpbin: the bench upstream is its Service), its xDS files staged
+    before Envoy starts; start-up counts from Envoy's start (the translation, done before, is reported on its
+    own)."""
+    target = EnvoyTarget(
+        {
+            "work_dir": run.tmp / name,
+            "backends": {harness.UPSTREAM_SERVICE: run.upstream_url},
+            "httpbin": False,
+            "concurrency": 1,
+        }
     )
+    processes.callback(target.close)
+    manifests = [d for text in harness.manifest_texts(keys) for d in yaml.load_all(text, Loader=harness.YAML_LOADER)]
+    staged = time.perf_counter()
+    target.stage(manifests)
+    translate_s = time.perf_counter() - staged
+    started = time.monotonic()
+    target.start()
+    assert target.pid is not None
+    port = int(target.base_url(harness.LISTENER_PORT).rsplit(":", 1)[1])
+    alive = lambda: None if target.running() else f"envoy exited: {target.log_tail()}"  # noqa: E731
+    startup = harness.wait_for_status(port, keys[BENCH_CLIENT], alive, timeout=60) - started
+    client = TargetClient(target)
     return Server(
-        name, envoy.port, process, startup, harness.rss_mib(process.pid)[0], envoy=envoy, translate_s=translate_s
+        name, port, target.pid, startup, harness.rss_mib(target.pid)[0], envoy=client, translate_s=translate_s
     )
 
 
@@ -197,7 +217,7 @@ def measure_throughput(run: Run) -> dict[str, Any]:
             "envoy": start_envoy(run, processes, "tp-envoy", keys),
         }
         deadline = time.monotonic() + 2 * len(servers) * run.settings.rounds * (run.settings.seconds + 2)
-        ports, pids = {n: s.port for n, s in servers.items()}, {n: s.process.pid for n, s in servers.items()}
+        ports, pids = {n: s.port for n, s in servers.items()}, {n: s.pid for n, s in servers.items()}
         rounds = interleaved_wrk(run, ports, keys[BENCH_CLIENT], deadline, pids)
         with (run.tmp / "tp-reference.log").open("rb") as log:
             logged = sum(1 for _ in log)
@@ -240,7 +260,7 @@ def measure_keys(run: Run) -> list[dict[str, Any]]:
                         "target": target,
                         "startup_s": server.startup_s,
                         "rss_mib": server.rss_mib,
-                        "peak_rss_mib": harness.rss_mib(server.process.pid)[1],
+                        "peak_rss_mib": harness.rss_mib(server.pid)[1],
                         "translate_s": server.translate_s,
                         "requests_per_s": result.requests_per_s,
                         "p99_ms": result.p99_ms,
@@ -293,12 +313,16 @@ def measure_decision_cost(run: Run) -> list[dict[str, Any]]:
 
 # -- 4. rotation -------------------------------------------------------------------------------------------------
 def poll_until_passes(probe: harness.Probe, key: str, timeout: float) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    passed: list[float] = []
+
+    def passes() -> str | None:
         if probe.status(key) == 200:
-            return time.monotonic()
-        time.sleep(0.001)
-    raise TimeoutError(f"the rotated key did not pass within {timeout:.0f}s")
+            passed.append(time.monotonic())
+            return None
+        return "the rotated key does not pass yet"
+
+    poll(passes, timeout=timeout, what="the rotated key", interval=0.001)
+    return passed[0]
 
 
 def rotate_reference(server: Server, keys: dict[str, str], fresh: str) -> float:
@@ -309,12 +333,12 @@ def rotate_reference(server: Server, keys: dict[str, str], fresh: str) -> float:
 
 
 def rotate_envoy(server: Server, keys: dict[str, str], fresh: str) -> float:
-    """The same Secret applied the way the Envoy target applies it: parse, translate, rewrite the xDS files.
-    The clock starts before the translation: it is the control plane's share of the rotation."""
+    """The same Secrets applied through the Envoy target, as the suite applies them: parse, translate, rewrite the
+    xDS files. The clock starts before the translation: it is the control plane's share of the rotation."""
     assert server.envoy is not None
-    secret = harness.secret_manifest({**keys, "rotated": fresh})
+    secrets = list(yaml.load_all(harness.secret_manifest({**keys, "rotated": fresh}), Loader=harness.YAML_LOADER))
     started = time.monotonic()
-    server.envoy.apply([secret])
+    server.envoy.target.apply(secrets)  # not waited for: the probe measures when the key passes
     return started
 
 

@@ -17,18 +17,17 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from conformance.envoy.process import find_envoy, free_port
-from conformance.envoy.translate import HCM_TYPE, ROUTER_TYPE, translate
-from conformance.envoy.xds import XdsFiles, bootstrap
-from reference_impl.compile.inventory import Inventory
-from reference_impl.compile.snapshot import BackendMap
+from conformance.envoy.translate import HCM_TYPE, ROUTER_TYPE
+from reference_impl.poll import poll
 from reference_impl.process import terminate
-from reference_impl.resources import parse_manifest, resource_key
 
 HOST = "127.0.0.1"
 LISTENER_PORT = 8080  # the Gateway listener port of the manifests; served on a free local port
@@ -106,6 +105,14 @@ def secret_manifest(keys: dict[str, str]) -> str:
         )
         documents.append(head + "".join(f"  {c}: {k}\n" for c, k in items[start : start + KEYS_PER_SECRET]))
     return "---\n".join(documents)
+
+
+def manifest_texts(keys: dict[str, str]) -> list[str]:
+    """The bench's manifests: the Gateway and route, the policy, and the Secrets holding `keys`."""
+    return [gateway_manifest(), policy_manifest(), secret_manifest(keys)]
+
+
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def write_folder(folder: Path, keys: dict[str, str]) -> Path:
@@ -254,47 +261,6 @@ def upstream_bootstrap(port: int) -> dict[str, Any]:
     return {"static_resources": {"listeners": [listener]}}
 
 
-@dataclass
-class PolicyEnvoy:
-    """Envoy's configuration for the manifests, from the project's translator, in xDS files Envoy watches: what
-    the `envoy` conformance target runs (conformance/targets/envoy.py), minus its httpbin."""
-
-    work_dir: Path
-    upstream_url: str
-    port: int = field(default_factory=free_port)
-    _created: dict[tuple[str, str, str], int] = field(default_factory=dict)
-    _objects: dict[tuple[str, str, str], Any] = field(default_factory=dict)
-    _files: XdsFiles | None = None
-
-    def apply(self, manifest_texts: Iterable[str]) -> float:
-        """Parse, translate and write the xDS files, as the target's apply() does. Returns the seconds it took."""
-        import yaml
-
-        started = time.perf_counter()
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        for text in manifest_texts:
-            for document in yaml.load_all(text, Loader=loader):
-                resource = parse_manifest(document)
-                key = resource_key(resource)
-                self._created.setdefault(key, len(self._created) + 1)
-                self._objects[key] = resource
-        if self._files is None:
-            (self.work_dir / "xds").mkdir(parents=True, exist_ok=True)
-            self._files = XdsFiles(self.work_dir / "xds")
-        config = translate(
-            Inventory.of(self._objects.values(), self._created),
-            port_map={LISTENER_PORT: self.port},
-            backends=BackendMap({UPSTREAM_SERVICE: self.upstream_url}),
-            rds_path=str(self._files.directory),
-        )
-        self._files.write(config)
-        return time.perf_counter() - started
-
-    def command(self, binary: str) -> list[str]:
-        assert self._files is not None, "apply() first: Envoy's first load must find the files"
-        return envoy_command(binary, self.work_dir, bootstrap(self._files.directory))
-
-
 # -- HTTP clients --------------------------------------------------------------------------------------------
 class Probe:
     """One keep-alive connection sending GET /bench to the route, reconnecting when the server closes it."""
@@ -327,27 +293,36 @@ class Probe:
             self._connection = None
 
 
-def wait_for_status(port: int, key: str, process: subprocess.Popen[Any], timeout: float, want: int = 200) -> float:
-    """Poll until a request with `key` gets `want`; returns time.monotonic() of that response."""
+def wait_for_status(port: int, key: str, alive: Callable[[], str | None], timeout: float, want: int = 200) -> float:
+    """Poll until a request with `key` gets `want`; returns time.monotonic() of that response. `alive` says why
+    the server is gone, if it is."""
     probe = Probe(port)
-    deadline = time.monotonic() + timeout
+    seen: list[float] = []
+
+    def answered() -> str | None:
+        status = probe.status(key)
+        if status == want:
+            seen.append(time.monotonic())
+            return None
+        return f"status {status}"
+
     try:
-        while time.monotonic() < deadline:
-            if probe.status(key) == want:
-                return time.monotonic()
-            if process.poll() is not None:
-                raise RuntimeError(f"{process.args[0]} exited with code {process.returncode}")
-            time.sleep(0.005)
+        poll(answered, timeout=timeout, what=f"a {want} on 127.0.0.1:{port}", interval=0.005, alive=alive)
     finally:
         probe.close()
-    raise TimeoutError(f"no {want} on 127.0.0.1:{port} within {timeout:.0f}s")
+    return seen[0]
+
+
+def exited(process: subprocess.Popen[Any]) -> Callable[[], str | None]:
+    """A liveness check for wait_for_status: why the process is gone, if it is."""
+    return lambda: None if process.poll() is None else f"{process.args[0]} exited with code {process.returncode}"
 
 
 def start_and_wait(processes: Processes, command: list[str], log: Path, port: int, key: str) -> tuple[Any, float]:
     """Start a server; returns (process, seconds from start to its first 200 for `key`)."""
     started = time.monotonic()
     process = processes.start(command, log)
-    return process, wait_for_status(port, key, process, timeout=60) - started
+    return process, wait_for_status(port, key, exited(process), timeout=60) - started
 
 
 # -- wrk -----------------------------------------------------------------------------------------------------

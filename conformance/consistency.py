@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
+
+from reference_impl.poll import SYSTEM, Clock, poll
 
 T = TypeVar("T")
 
@@ -26,14 +26,6 @@ class ConsistencySettings:
         if self.poll_interval < 0 or self.max_time_to_consistency <= 0:
             raise ValueError("poll interval must be >= 0 and max time to consistency > 0")
 
-    @classmethod
-    def from_env(cls) -> ConsistencySettings:
-        return cls(
-            int(os.environ.get("APIKEY_CONFORMANCE_CONSECUTIVE_SUCCESSES", "3")),
-            float(os.environ.get("APIKEY_CONFORMANCE_POLL_INTERVAL", "0.1")),
-            float(os.environ.get("APIKEY_CONFORMANCE_MAX_TIME_TO_CONSISTENCY", "30")),
-        )
-
 
 class NotConsistent(AssertionError):
     """The expectation did not hold for the required consecutive attempts within the time limit."""
@@ -44,37 +36,39 @@ def eventually(
     check: Callable[[T], str | None],
     settings: ConsistencySettings,
     *,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    clock: Clock = SYSTEM,
     matched: int = 0,
 ) -> T:
     """Call `attempt` until `check` (None = match, else why not) passes N times in a row; return the last result.
     `matched`: how many attempts just before this call already passed (their streak continues here)."""
-    deadline = clock() + settings.max_time_to_consistency
-    streak, attempts = matched, 0
-    last_problem = "no attempt was made"
-    while True:
+    needed = settings.required_consecutive_successes
+    between = settings.poll_interval if settings.interval_between_matches is None else settings.interval_between_matches
+    streak, last_problem = matched, "no attempt was made"
+    results: list[T] = []
+
+    def probe() -> str | None:
+        nonlocal streak, last_problem
         result = attempt()
-        attempts += 1
+        results[:] = [result]
         problem = check(result)
         if problem is None:
             streak += 1
-            if streak >= settings.required_consecutive_successes:
-                return result
-        else:
-            streak, last_problem = 0, problem
-        if clock() >= deadline:
-            raise NotConsistent(
-                f"not consistent after {settings.max_time_to_consistency:g}s ({attempts} attempts, needed "
-                f"{settings.required_consecutive_successes} consecutive matches): {last_problem}"
-            )
-        if problem is not None:
-            sleep(settings.poll_interval)
-        else:
-            between = (
-                settings.poll_interval
-                if settings.interval_between_matches is None
-                else settings.interval_between_matches
-            )
-            if between:
-                sleep(between)
+            return None if streak >= needed else f"{streak} of {needed} consecutive matches"
+        streak, last_problem = 0, problem
+        return problem
+
+    def not_consistent(_pending: str, _elapsed: float, attempts: int) -> NotConsistent:
+        return NotConsistent(
+            f"not consistent after {settings.max_time_to_consistency:g}s ({attempts} attempts, needed "
+            f"{needed} consecutive matches): {last_problem}"
+        )
+
+    poll(
+        probe,
+        timeout=settings.max_time_to_consistency,
+        what="an expectation",
+        interval=lambda: between if streak else settings.poll_interval,
+        on_timeout=not_consistent,
+        clock=clock,
+    )
+    return results[0]

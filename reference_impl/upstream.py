@@ -7,9 +7,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
+from reference_impl.poll import Stopped, WaitTimeout, poll
 from reference_impl.process import terminate
 
 
@@ -76,20 +76,27 @@ class HttpbinServer:
         return self.url
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
-                self._log.seek(0)
-                err = self._log.read().decode("utf-8", "replace")
-                raise RuntimeError(f"httpbin (gunicorn) exited with code {self._process.returncode}: {err[-2000:]}")
+        def answers() -> str | None:
             try:
                 with urllib.request.urlopen(f"{self.url}/status/200", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"httpbin did not answer on {self.url} within {timeout:.0f}s")
+                    return None if response.status == 200 else f"it answered {response.status}"
+            except OSError as error:
+                return f"it does not answer yet ({error})"
+
+        def alive() -> str | None:
+            if self._process is None or self._process.poll() is None:
+                return None
+            self._log.seek(0)
+            err = self._log.read().decode("utf-8", "replace")
+            return f"exited with code {self._process.returncode}: {err[-2000:]}"
+
+        try:
+            poll(answers, timeout=timeout, what=f"httpbin on {self.url}", alive=alive)
+        except Stopped as error:
+            raise RuntimeError(f"httpbin (gunicorn) {error.reason}") from None
+        except WaitTimeout:
+            self.stop()
+            raise RuntimeError(f"httpbin did not answer on {self.url} within {timeout:.0f}s") from None
 
     def stop(self, *, wait: bool = True) -> None:
         """Stop httpbin; `wait=False` does not wait for gunicorn to exit (it is reaped in the background)."""

@@ -11,30 +11,26 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from conformance.client import TargetClient
 from conformance.consistency import ConsistencySettings
 from conformance.differential import wire
 from conformance.differential.echo import EchoServer
 from conformance.differential.model import Observation
-from conformance.http import Client, RequestSpec
+from conformance.http import RequestSpec
 from conformance.profiles import PROFILES
 from conformance.redact import REDACTOR
-from conformance.targets import Target, TargetError, make_target
+from conformance.targets import TargetError, load_target, make_target
+from conformance.targets.options import EmbeddedOptions
 
 log = logging.getLogger(__name__)
 
-#: Targets whose `backends` option maps a Service name to a URL on this machine.
-ECHO_CAPABLE = frozenset({"reference", "envoy"})
-Key = tuple[str, str, str]
 
-
-def _key(manifest: Mapping[str, Any]) -> Key:
-    meta = manifest.get("metadata") or {}
-    return (str(manifest.get("kind")), str(meta.get("namespace", "default")), str(meta.get("name")))
-
-
-def _with_backend(options: Mapping[str, Any], backend: str) -> dict[str, Any]:
-    given = str(options.get("backends") or "")
-    return {**options, "backends": ",".join(b for b in (given, backend) if b)}
+def echo_capable(name: str) -> bool:
+    """Whether a target reaches Services on this machine (its options take `backends`), so the raw echo."""
+    try:
+        return issubclass(load_target(name).Options, EmbeddedOptions)
+    except Exception:
+        return False
 
 
 class TargetPair:
@@ -53,14 +49,12 @@ class TargetPair:
         self.options = options
         self.profile = PROFILES[profile]
         self.consistency = consistency or ConsistencySettings()
-        capable = all(name in ECHO_CAPABLE for name in names)
+        capable = all(echo_capable(name) for name in names)
         if raw_echo and not capable:
-            raise ValueError(f"only {' and '.join(sorted(ECHO_CAPABLE))} can reach the raw echo upstream")
+            raise ValueError("only targets on this machine (reference, envoy) can reach the raw echo upstream")
         self.raw_echo = capable if raw_echo is None else raw_echo
         self.echo: EchoServer | None = None
-        self.targets: list[Target] = []
-        self.client = Client()
-        self._loaded: dict[Key, dict[str, Any]] = {}
+        self.clients: list[TargetClient] = []
 
     @property
     def labels(self) -> tuple[str, str]:
@@ -74,16 +68,27 @@ class TargetPair:
             labels.append(f"{self.names[index]}#{index + 1}" + (f"({given})" if given else ""))
         return labels[0], labels[1]
 
+    @property
+    def targets(self) -> list[Any]:
+        return [client.target for client in self.clients]
+
     def start(self) -> None:
         try:
-            backend = ""
+            backends: dict[str, str] = {}
             if self.raw_echo:
                 self.echo = EchoServer()
-                backend = f"httpbin={self.echo.start()}"
+                backends = {"httpbin": self.echo.start()}
             for name, options in zip(self.names, self.options, strict=True):
-                settings = {**options, "profiles": self.profile.name, "consistency": self.consistency}
-                target = make_target(name, _with_backend(settings, backend) if backend else settings)
-                self.targets.append(target)  # closed by close() even if start() fails half-way
+                settings = load_target(name).Options.parse(
+                    {**options, "profiles": (self.profile.name,), "consistency": self.consistency}
+                )
+                if backends and isinstance(settings, EmbeddedOptions):
+                    settings = type(settings).parse(
+                        {**settings.model_dump(), "backends": {**settings.backends, **backends}}
+                    )
+                target = make_target(name, settings)
+                client = TargetClient(target, self.consistency, default_listener=self.profile.listener_port)
+                self.clients.append(client)  # closed by close() even if start() fails half-way
                 try:
                     target.start()
                 except Exception as error:
@@ -93,38 +98,28 @@ class TargetPair:
             raise
 
     def load(self, manifests: list[dict[str, Any]]) -> None:
-        """Make both targets hold exactly these manifests: delete what the last case had and this one has not."""
-        wanted = {_key(m): m for m in manifests}
-        stale = [m for k, m in self._loaded.items() if k not in wanted]
-        self._loaded = {**self._loaded, **wanted}  # if an apply fails half-way, the next load still cleans up
-        for target in self.targets:
-            if stale:
-                target.delete(stale)
-            target.apply(manifests)
-        for target in self.targets:
-            target.wait_applied(manifests, self.consistency.max_time_to_consistency)
-        self._loaded = wanted
-        # New connections for the new configuration: on a connection kept alive across the change, Envoy was seen
-        # answering with the previous one after reporting the new version applied (about one change in five).
-        self.client.close()
+        """Make both targets hold exactly these manifests (what the last case had and this one has not goes)."""
+        for client in self.clients:
+            client.load(manifests)
+            # New connections for the new configuration: a kept-alive connection may see the previous one.
+            client.new_connections()
 
     def send(self, request: RequestSpec) -> tuple[Observation, Observation]:
         port = request.listener_port or self.profile.listener_port
-        a, b = (wire.send(self.client, target.base_url(port), request) for target in self.targets)
+        a, b = (wire.send(client.http, client.base_url(port), request) for client in self.clients)
         return a, b
 
     def versions(self) -> dict[str, dict[str, str]]:
         return {label: target.versions() for label, target in zip(self.labels, self.targets, strict=False)}
 
     def close(self) -> None:
-        self.client.close()
-        targets, self.targets = self.targets, []
-        for target in targets:
+        clients, self.clients = self.clients, []
+        for client in clients:
+            client.close()
             try:
-                target.close()
+                client.target.close()
             except Exception as error:  # the other target and the echo still get closed
                 log.warning("closing a target failed: %s", REDACTOR.redact(str(error)))
-        self._loaded = {}
         if self.echo is not None:
             self.echo.stop()
             self.echo = None

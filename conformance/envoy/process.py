@@ -6,10 +6,10 @@ import json
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 from conformance.envoy.admin import Admin
+from reference_impl.poll import Stopped, WaitTimeout, poll
 from reference_impl.process import terminate
 
 
@@ -32,11 +32,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class EnvoyProcess:
-    def __init__(self, binary: str, work_dir: Path, bootstrap: dict, log_level: str = "warn") -> None:
+    def __init__(
+        self, binary: str, work_dir: Path, bootstrap: dict, log_level: str = "warn", concurrency: int | None = None
+    ) -> None:
         self.binary = binary
         self.work_dir = work_dir
         self.bootstrap = bootstrap
         self.log_level = log_level
+        self.concurrency = concurrency
         self.log_path = work_dir / "envoy.log"
         self.admin: Admin | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -63,20 +66,33 @@ class EnvoyProcess:
             self.log_level,
             "--drain-time-s",
             "1",  # a replaced listener lets go of its connections quickly
+            *(["--concurrency", str(self.concurrency)] if self.concurrency else []),
         ]
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"envoy exited with code {self._process.returncode}: {self.log_tail()}")
+
+        def ready() -> str | None:
             if self.admin is None and address_path.exists() and address_path.read_text().strip():
                 self.admin = Admin(address_path.read_text().strip())
             if self.admin is not None and self.admin.ready():
-                return self.admin
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"envoy was not ready within {timeout:.0f}s: {self.log_tail()}")
+                return None
+            return "its admin interface is not ready"
+
+        def alive() -> str | None:
+            process = self._process
+            if process is None or process.poll() is None:
+                return None
+            return f"envoy exited with code {process.returncode}: {self.log_tail()}"
+
+        try:
+            poll(ready, timeout=timeout, what="envoy", alive=alive)
+        except Stopped as error:
+            raise RuntimeError(error.reason) from None
+        except WaitTimeout:
+            self.stop()
+            raise RuntimeError(f"envoy was not ready within {timeout:.0f}s: {self.log_tail()}") from None
+        assert self.admin is not None
+        return self.admin
 
     def version(self) -> str:
         """`envoy --version` says `envoy  version: <commit>/<x.y.z>/Clean/RELEASE/BoringSSL`: the x.y.z part."""

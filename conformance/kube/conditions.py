@@ -10,12 +10,12 @@ with a fake status reader.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from conformance.targets.base import PolicyCondition
+from reference_impl.poll import SYSTEM, Clock, poll
 
 Obj = Mapping[str, Any]
 
@@ -265,17 +265,16 @@ def wait_for(
     read: Callable[[ObjectRef], Obj | None],
     timeout: float,
     *,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    clock: Clock = SYSTEM,
     poll_interval: float = 0.25,
 ) -> None:
     """Poll `read` until every expectation holds; TimeoutError naming each resource still waiting, what it
     waits for, and the last status seen."""
-    start = clock()
-    deadline = start + timeout
     pending = list(expectations)
     last_seen: dict[ObjectRef, str] = {}
-    while True:
+
+    def probe() -> str | None:
+        nonlocal pending
         waiting = []
         for expectation in pending:
             done, seen = expectation.check(read(expectation.ref))
@@ -284,9 +283,14 @@ def wait_for(
                 last_seen[expectation.ref] = seen
         pending = waiting
         if not pending:
-            return
-        now = clock()
-        if now >= deadline:
-            details = "; ".join(f"{e.ref.label} waiting for {e.goal}, last seen: {last_seen[e.ref]}" for e in pending)
-            raise TimeoutError(f"not ready after {now - start:.1f} s: {details}")
-        sleep(max(0.0, min(poll_interval, deadline - now)))
+            return None
+        return "; ".join(f"{e.ref.label} waiting for {e.goal}, last seen: {last_seen[e.ref]}" for e in pending)
+
+    poll(
+        probe,
+        timeout=timeout,
+        what="resources",
+        interval=poll_interval,
+        on_timeout=lambda details, elapsed, _: TimeoutError(f"not ready after {elapsed:.1f} s: {details}"),
+        clock=clock,
+    )

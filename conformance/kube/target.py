@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-import time
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
-from conformance.kube import options as opts
 from conformance.kube.commands import Runner, run_command, tool_path
 from conformance.kube.conditions import (
     Expectation,
@@ -41,6 +39,8 @@ from conformance.kube.tools import ToolCheck, check_tools, skew_note, tool_probl
 from conformance.kube.versions import Version
 from conformance.releases import VersionUnderTest
 from conformance.targets.base import PolicyCondition, Target, TargetUnavailable
+from conformance.targets.options import KubeOptions, TargetOptions
+from reference_impl.poll import SYSTEM, Clock, poll
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +63,10 @@ KNOWN_API_VERSIONS = {
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 #: How long reset waits for namespaces it created to finish terminating.
 NAMESPACE_DELETE_TIMEOUT = 180.0
-#: How long a listener's port-forward is retried while its Service gains the port or its proxy pod starts.
-FORWARD_TIMEOUT = 120.0
-VERSION_OPTIONS = ("gateway_api_version", "kgateway_version", "agentgateway_version")
 
 
-def _recipes(options: Mapping[str, Any]) -> Recipes:
-    clusters = opts.text(options, "clusters_dir")
-    return load_recipes(
-        Path(clusters) if clusters else None, {k: options[k] for k in VERSION_OPTIONS if options.get(k)}
-    )
+def _recipes(options: KubeOptions) -> Recipes:
+    return load_recipes(options.clusters_dir, options.version_overrides)
 
 
 class Api(Protocol):
@@ -92,32 +86,32 @@ def _default_api(access: KubeAccess, cache_file: str) -> Api:
 
 
 class KubeTarget(Target):
+    Options: ClassVar[type[KubeOptions]] = KubeOptions
+    options: KubeOptions
     profiles = frozenset({"kgateway", "agentgateway"})
 
     def __init__(
         self,
-        options: Mapping[str, Any],
+        options: Mapping[str, Any] | KubeOptions | None = None,
         *,
         runner: Runner = run_command,
         api_factory: Callable[[KubeAccess, str], Api] = _default_api,
         port_forward: Callable[[Sequence[str]], PortForward] = PortForward,
         which: Callable[[str], str | None] = shutil.which,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = SYSTEM,
     ) -> None:
-        self.options = dict(options)
-        self.implementations = opts.implementations(options)
-        self.recipes: Recipes = _recipes(options)
-        work_dir = opts.text(options, "work_dir")
-        self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="apikey-conformance-"))
+        super().__init__(options)
+        self.implementations = self.options.implementations
+        self.recipes: Recipes = _recipes(self.options)
+        work_dir = self.options.work_dir
+        self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="apikey-conformance-"))
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.gateway_urls = opts.gateway_urls(options)
-        self.poll_interval = opts.poll_interval(options)
-        self.dry_run = opts.flag(options, "dry_run", False)
-        self.forward_timeout = opts.number(options, "forward_timeout", FORWARD_TIMEOUT)
+        self.gateway_urls = self.options.gateway_urls
+        self.poll_interval = self.options.consistency.poll_interval
+        self.dry_run = self.options.dry_run
+        self.forward_timeout = self.options.forward_timeout
         self._runner = runner
         self._clock = clock
-        self._sleep = sleep
         self._api_factory = api_factory
         self._port_forward = port_forward
         self._which = which
@@ -131,16 +125,14 @@ class KubeTarget(Target):
 
     # -- life cycle -------------------------------------------------------------------------------------
 
-    #: Whether a run installs the pinned releases unless the `install` option says otherwise.
-    install_default: bool = False
-
     @classmethod
-    def implementation_versions(cls, options: Mapping[str, Any]) -> dict[str, VersionUnderTest]:
+    def implementation_versions(cls, options: Mapping[str, Any] | TargetOptions) -> dict[str, VersionUnderTest]:
         """The releases a run installs: those clusters/versions.yaml pins (or a `<name>_version` target option).
         A run that installs nothing cannot know what the cluster runs, so it names no release."""
-        if not opts.flag(options, "install", cls.install_default):
+        parsed = cls.Options.parse(options)
+        if not parsed.installs:
             return {}
-        recipes = _recipes(options)
+        recipes = _recipes(parsed)
         return {
             name: VersionUnderTest(
                 name,
@@ -165,13 +157,13 @@ class KubeTarget(Target):
 
     @classmethod
     @abstractmethod
-    def required_tools(cls, options: Mapping[str, Any]) -> list[str]:
+    def required_tools(cls, options: KubeOptions) -> list[str]:
         """The command-line tools a run with these options uses."""
 
     @property
-    @abstractmethod
     def installs(self) -> bool:
         """Whether this run installs the pinned releases from clusters/."""
+        return self.options.installs
 
     @abstractmethod
     def _prepare(self) -> KubeAccess:
@@ -440,33 +432,37 @@ class KubeTarget(Target):
                 f"(listeners: {', '.join(map(str, known))}); pass --target-option gateway_url_{listener_port}=URL"
             )
         namespace, service = owner  # the controllers name the Gateway's Service after the Gateway
-        deadline = self._clock() + self.forward_timeout
+        began = self._clock.now()  # one forward_timeout for both waits below
         # A listener a scenario just added reaches the Service a moment after the Gateway is accepted; kubectl
         # refuses a port the Service does not have yet, so wait for it first.
         ref = ObjectRef("v1", "Service", namespace, service)
         expectation = Expectation(ref, f"port {listener_port}", service_port(listener_port))
-        wait_for(
-            [expectation],
-            self.api.get,
-            self.forward_timeout,
-            clock=self._clock,
-            sleep=self._sleep,
-            poll_interval=self.poll_interval,
-        )
+        wait_for([expectation], self.api.get, self.forward_timeout, clock=self._clock, poll_interval=self.poll_interval)
         argv = port_forward_argv(kubectl_base(self._kubectl(), self.access), namespace, service, listener_port)
-        while True:
+        started: list[PortForward] = []
+
+        def forwarded() -> str | None:
             forward = self._port_forward(argv)
             try:
                 forward.start()
-                return forward
             except RuntimeError as error:  # e.g. the proxy pod for the new port is not running yet
-                if self._clock() >= deadline:
-                    raise RuntimeError(
-                        f"no port-forward to Service {namespace}/{service} port {listener_port} within "
-                        f"{self.forward_timeout:g} s: {error}"
-                    ) from None
                 log.info("port-forward to %s/%s:%s not ready (%s); retrying", namespace, service, listener_port, error)
-                self._sleep(self.poll_interval)
+                return str(error)
+            started.append(forward)
+            return None
+
+        poll(
+            forwarded,
+            timeout=max(0.0, self.forward_timeout - (self._clock.now() - began)),
+            what=f"a port-forward to Service {namespace}/{service} port {listener_port}",
+            interval=self.poll_interval,
+            on_timeout=lambda error, _, __: RuntimeError(
+                f"no port-forward to Service {namespace}/{service} port {listener_port} within "
+                f"{self.forward_timeout:g} s: {error}"
+            ),
+            clock=self._clock,
+        )
+        return started[0]
 
 
 def listener_ports(gateway: Mapping[str, Any]) -> tuple[int, ...]:

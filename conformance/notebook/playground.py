@@ -8,8 +8,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from conformance.consistency import ConsistencySettings, eventually
-from conformance.http import Client, RequestSpec, send
+from conformance.client import TargetClient
+from conformance.consistency import ConsistencySettings
+from conformance.http import RequestSpec
 from conformance.notebook.render import box, pre, redacted
 from conformance.notebook.views import (
     ConditionView,
@@ -20,10 +21,13 @@ from conformance.notebook.views import (
     as_documents,
     as_stored,
 )
+from conformance.objects import ObjectKey
+from conformance.options import consistency_from_env
 from conformance.profiles import PROFILES, Profile
 from conformance.redact import REDACTOR, excerpt
-from conformance.targets import make_target
-from conformance.targets.base import PolicyCondition, Target
+from conformance.targets import load_target, make_target
+from conformance.targets.base import CountsRequests, HasAdmin, HasStore, Target
+from conformance.targets.options import EmbeddedOptions
 
 
 class Playground:
@@ -42,7 +46,7 @@ class Playground:
     ) -> None:
         self.target = target
         self.profile: Profile | None = PROFILES[profile] if profile else None
-        settings = settings or ConsistencySettings.from_env()
+        settings = settings or consistency_from_env()
         if target.applies_synchronously:
             # Nothing propagates: one matching answer is the answer (so per-client counters stay exact), and a
             # wrong answer will not change by waiting, so a failing cell fails within seconds.
@@ -52,9 +56,10 @@ class Playground:
                 interval_between_matches=0.0,
                 max_time_to_consistency=min(settings.max_time_to_consistency, 2.0),
             )
-        self.settings = settings
-        self.client = Client()
-        self.applied: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.client = TargetClient(
+            target, settings, default_listener=self.profile.listener_port if self.profile else None
+        )
+        self.settings = self.client.settings
         self._closed = False
         atexit.register(self.close)
 
@@ -83,18 +88,15 @@ class Playground:
     ) -> Playground:
         if profile is not None and profile not in PROFILES:
             raise ValueError(f"profile {profile!r}: expected one of {', '.join(PROFILES)}")
-        settings = settings or ConsistencySettings.from_env()
-        merged: dict[str, Any] = {
-            "profiles": profile or ",".join(PROFILES),
-            "consistency": settings,
-            **dict(options or {}),
-        }
+        settings = settings or consistency_from_env()
+        parsed = load_target(name).Options.parse(
+            {"profiles": profile or tuple(PROFILES), "consistency": settings, **dict(options or {})}
+        )
         if backends:
-            if name not in ("reference", "envoy"):
+            if not isinstance(parsed, EmbeddedOptions):
                 raise ValueError(f"backends: target {name!r} cannot reach services on this machine")
-            extra = ",".join(f"{k}={v}" for k, v in backends.items())
-            merged["backends"] = f"{merged['backends']},{extra}" if merged.get("backends") else extra
-        target = make_target(name, merged)  # TargetUnavailable says why it cannot run here
+            parsed = type(parsed).parse({**parsed.model_dump(), "backends": {**parsed.backends, **backends}})
+        target = make_target(name, parsed)  # TargetUnavailable says why it cannot run here
         if profile is not None and profile not in target.profiles:
             raise ValueError(f"target {name!r} implements {sorted(target.profiles)}, not the {profile} profile")
         target.start()
@@ -112,16 +114,18 @@ class Playground:
     @property
     def store(self) -> Any:
         """The reference gateway's Store (reference target only)."""
-        self._need_reference("store")
-        return self.target.store  # type: ignore[attr-defined]
+        if not isinstance(self.target, HasStore):
+            raise NotImplementedError(f"store: only the embedded reference gateway has it (target: {self.name})")
+        return self.target.store
 
     @property
     def admin_url(self) -> str | None:
-        return getattr(self.target, "admin_url", None) if self.is_reference else None
+        return self.target.admin_url if isinstance(self.target, HasAdmin) else None
 
-    def _need_reference(self, what: str) -> None:
-        if not self.is_reference:
-            raise NotImplementedError(f"{what}: only the embedded reference gateway has it (target: {self.name})")
+    @property
+    def applied(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """What was applied through this playground, by (kind, namespace, name), in creation order."""
+        return {key: manifest for key in self.client.applied if (manifest := self.client.applied.get(key))}
 
     def _listener(self, listener_port: int | None) -> int:
         if listener_port is not None:
@@ -131,7 +135,7 @@ class Playground:
         return self.profile.listener_port
 
     def base_url(self, listener_port: int | None = None) -> str:
-        return self.target.base_url(self._listener(listener_port))
+        return self.client.base_url(self._listener(listener_port))
 
     def base_manifests(self, host: str = "www.example.com") -> list[dict[str, Any]]:
         """The profile's Gateway and httpbin HTTPRoute: what the guides' "before you begin" steps create."""
@@ -144,34 +148,22 @@ class Playground:
         """Create or update resources from YAML text or dicts, like `kubectl apply -f -`; waits until applied.
         A rejected manifest raises ValueError naming the field."""
         documents = as_documents(manifests)
-        REDACTOR.add_manifests(documents)
         for document in documents:
             if document.get("kind") == "Secret":
-                as_stored(document)  # registers the base64 form of stringData values too
-        self.target.apply(documents)
-        self.target.wait_applied(documents, self.settings.max_time_to_consistency)
-        lines = []
-        for document in documents:
-            key = _key(document)
-            lines.append(f"{key[0].lower()}/{key[2]} {'configured' if key in self.applied else 'created'}")
-            self.applied[key] = document
+                as_stored(document)  # registers the base64 form the API server shows, before anything can show it
+        changes = self.client.apply(documents)
+        lines = [f"{key.kind.lower()}/{key.name} {'created' if new else 'configured'}" for key, new in changes]
         return ManifestView(documents, "kubectl apply -f - <<EOF", lines, heredoc=True)
 
     def delete(self, manifests: Manifests) -> ManifestView:
         """Delete the resources the manifests name (absent ones are ignored), like `kubectl delete -f -`."""
         documents = as_documents(manifests)
-        self.target.delete(documents)
-        self.target.wait_applied(documents, self.settings.max_time_to_consistency)
-        lines = []
-        for document in documents:
-            key = _key(document)
-            lines.append(f'{key[0].lower()} "{key[2]}" deleted')
-            self.applied.pop(key, None)
+        lines = [f'{key.kind.lower()} "{key.name}" deleted' for key in self.client.delete(documents)]
         return ManifestView(documents, "kubectl delete -f - <<EOF", lines, heredoc=True)
 
     def get(self, kind: str, namespace: str, name: str) -> ManifestView:
         """An applied resource as `kubectl get -o yaml` shows it (Secrets base64-encoded), keys redacted."""
-        manifest = self.applied.get((kind, namespace, name))
+        manifest = self.client.applied.get(ObjectKey(kind, namespace, name))
         if manifest is None:
             raise KeyError(f"{kind} {namespace}/{name} was not applied through this playground")
         if self.is_reference and self.store.get(kind, namespace, name) is None:
@@ -180,8 +172,7 @@ class Playground:
 
     def reset(self) -> None:
         """Delete everything applied (and zero the reference gateway's counters)."""
-        self.target.reset()
-        self.applied.clear()
+        self.client.reset()
 
     # -- requests -----------------------------------------------------------------------------------------
     def request(
@@ -199,26 +190,24 @@ class Playground:
         """Send one request (the profile's listener by default). With `expect` (a status code, or a check that
         returns None / True when satisfied, else why not), re-send until it holds per the consistency settings,
         and raise AssertionError if it never does."""
-        spec = RequestSpec(
-            method=method.upper(),
-            path=path,
-            host=host,
-            listener_port=self._listener(listener_port),
-            headers=_pairs(headers),
-            query=_pairs(query),
-            cookies=_pairs(cookies),
+        spec = self.client.present(
+            RequestSpec(
+                method=method.upper(),
+                path=path,
+                host=host,
+                listener_port=self._listener(listener_port),
+                headers=_pairs(headers),
+                query=_pairs(query),
+                cookies=_pairs(cookies),
+            )
         )
-        for _, value in (*spec.headers, *spec.query, *spec.cookies):
-            for candidate in {value, value.partition(" ")[2]}:
-                if candidate:
-                    REDACTOR.add_if_hashed_key(candidate)  # a key known to the gateway only by its hash
-        base_url = self.target.base_url(spec.listener_port or 0)
+        base_url = self.client.base_url(spec.listener_port)
         attempts = 0
 
         def attempt() -> ResponseView:
             nonlocal attempts
             attempts += 1
-            return ResponseView(send(self.client, base_url, spec), base_url, attempts)
+            return ResponseView(self.client.send(spec), base_url, attempts)
 
         if expect is None:
             return attempt()
@@ -237,37 +226,25 @@ class Playground:
             problem = check(view)
             return redacted(f"{spec.method} {spec.target()}: {problem}") if problem else None
 
-        return eventually(attempt, redacted_check, self.settings)
+        return self.client.eventually(attempt, redacted_check)
 
     # -- status and counters ------------------------------------------------------------------------------
     def status(self, kind: str, namespace: str, name: str, *, wait: bool = True) -> ConditionView:
         """The policy's `Accepted` condition; with `wait`, until the implementation has set one."""
-
-        def attempt() -> PolicyCondition | None:
-            return self.target.policy_condition(kind, namespace, name)
-
-        condition = attempt()
-        if condition is None and wait:
-            condition = eventually(
-                attempt,
-                lambda c: None if c is not None else f"{kind} {namespace}/{name} has no Accepted condition",
-                replace(self.settings, required_consecutive_successes=1),
-            )
-        return ConditionView(kind, namespace, name, condition)
+        return ConditionView(kind, namespace, name, self.client.condition(kind, namespace, name, wait=wait))
 
     def stats(self) -> StatsView:
         """Reference: per-client allowed / denied counters from the admin endpoint's /stats.
         Envoy: the api_key_auth filter's own counters."""
-        if self.is_reference:
+        if self.admin_url:
             url = f"{self.admin_url}/stats"
-            status, _, body = self.client.get(url)
+            status, _, body = self.client.http.get(url)
             if status != 200:
                 raise RuntimeError(f"{url} answered {status}")
             return StatsView(json.loads(body)["clients"], f'curl -s "{url}"')
-        stats = getattr(self.target, "stats", None)
-        if stats is None:
+        if not isinstance(self.target, CountsRequests):
             raise NotImplementedError(f"stats: target {self.name!r} exposes no counters here")
-        return StatsView({"api_key_auth": stats()}, "envoy admin /stats (api_key_auth counters)")
+        return StatsView({"api_key_auth": self.target.stats()}, "envoy admin /stats (api_key_auth counters)")
 
     # -- life cycle ---------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -295,11 +272,6 @@ class Playground:
 
     def _repr_html_(self) -> str:
         return box(pre(repr(self)))
-
-
-def _key(document: Mapping[str, Any]) -> tuple[str, str, str]:
-    meta = document.get("metadata") or {}
-    return str(document.get("kind")), str(meta.get("namespace", "default")), str(meta.get("name"))
 
 
 def _pairs(items: Mapping[str, str] | Sequence[tuple[str, str]] | None) -> tuple[tuple[str, str], ...]:

@@ -319,28 +319,19 @@ def project_root(start: str | Path | None = None) -> Path:
 def register_suite_keys() -> int:
     """Register every key the suite's scenarios use (their Secrets and ConfigMaps) for redaction in this process,
     so a notebook that shows a run's output, and its leak check, know them. Returns how many key forms are known."""
-    from pytest_bdd.gherkin_parser import get_gherkin_document
-
+    from conformance.scenarios import steps
     from conformance.suite import features_dir
 
-    def steps(children: Iterable[Any]) -> Iterable[Any]:
-        for child in children:
-            for part in (getattr(child, "background", None), getattr(child, "scenario", None)):
-                if part is not None:
-                    yield from part.steps
-            if getattr(child, "rule", None):
-                yield from steps(child.rule.children)
-
     for path in sorted(features_dir().rglob("*.feature")):
-        for step in steps(get_gherkin_document(str(path)).feature.children):
-            if step.docstring is not None:
+        for step in steps(path):
+            if step.get("docString"):
                 try:
-                    REDACTOR.add_manifests([d for d in yaml.safe_load_all(step.docstring.content) if d])
+                    REDACTOR.add_manifests([d for d in yaml.safe_load_all(step["docString"]["content"]) if d])
                 except yaml.YAMLError:
                     continue
-            for row in step.datatable.rows if step.datatable is not None else []:
-                for cell in row.cells:  # a key known only by its keyHash, as the scenario presents it
-                    for candidate in {cell.value, cell.value.partition(" ")[2]}:
+            for row in (step.get("dataTable") or {}).get("rows") or []:
+                for cell in row["cells"]:  # a key known only by its keyHash, as the scenario presents it
+                    for candidate in {cell["value"], cell["value"].partition(" ")[2]}:
                         if candidate:
                             REDACTOR.add_if_hashed_key(candidate)
     return len(REDACTOR.secrets)

@@ -1,7 +1,6 @@
 """Binds every Gherkin scenario in features/ to a pytest test (collected by `pytest --pyargs conformance.suite`)."""
 
-from pytest_bdd import scenarios
-
+from conformance.scenarios import bind
 from conformance.suite import features_dir
 
-scenarios(str(features_dir()))
+bind(globals(), features_dir())

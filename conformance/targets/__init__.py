@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from conformance.targets.base import PolicyCondition, Target, TargetError, TargetUnavailable
+from conformance.targets.options import TargetOptions
 
 TARGETS: Mapping[str, str] = {
     "reference": "conformance.targets.reference:ReferenceTarget",
@@ -15,7 +16,16 @@ TARGETS: Mapping[str, str] = {
     "cluster": "conformance.targets.cluster:ClusterTarget",
 }
 
-__all__ = ["TARGETS", "PolicyCondition", "Target", "TargetError", "TargetUnavailable", "load_target"]
+__all__ = [
+    "TARGETS",
+    "PolicyCondition",
+    "Target",
+    "TargetError",
+    "TargetOptions",
+    "TargetUnavailable",
+    "load_target",
+    "make_target",
+]
 
 
 def load_target(name: str) -> type[Target]:
@@ -32,9 +42,12 @@ def load_target(name: str) -> type[Target]:
     return target
 
 
-def make_target(name: str, options: Mapping[str, Any]) -> Target:
+def make_target(name: str, options: Mapping[str, Any] | TargetOptions | None = None) -> Target:
+    """The target, constructed with its typed options. ValueError naming a wrong option; TargetUnavailable with
+    the reason it cannot run here."""
     target_class = load_target(name)
-    reason = target_class.unavailable_reason(options)
+    parsed = target_class.Options.parse(options)
+    reason = target_class.unavailable_reason(parsed)
     if reason:
         raise TargetUnavailable(reason)
-    return target_class(options)  # type: ignore[call-arg]
+    return target_class(parsed)

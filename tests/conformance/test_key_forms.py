@@ -168,7 +168,9 @@ def _feature(key: str) -> str:
 
 def test_no_form_of_a_key_reaches_the_report_allure_failure_messages_or_gateway_logs(tmp_path: Path) -> None:
     (tmp_path / "leak.feature").write_text(_feature(KEY), encoding="utf-8")
-    (tmp_path / "test_leak.py").write_text('from pytest_bdd import scenarios\n\nscenarios("leak.feature")\n')
+    (tmp_path / "test_leak.py").write_text(
+        "from pathlib import Path\n\nfrom conformance.scenarios import bind\n\nbind(globals(), Path(__file__).parent)\n"
+    )
     report, allure_dir = tmp_path / "out" / "report.yaml", tmp_path / "out" / "allure"
     command = [
         sys.executable,

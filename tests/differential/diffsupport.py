@@ -48,7 +48,9 @@ def paste_and_run(folder: Path, profile: str, scenario: str, *options: str) -> P
     with this project's plugin and steps, against the target the options name."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pasted.feature").write_text(f"@{profile}\nFeature: A pasted differential scenario\n\n{scenario}\n")
-    (folder / "test_pasted.py").write_text('from pytest_bdd import scenarios\n\nscenarios("pasted.feature")\n')
+    (folder / "test_pasted.py").write_text(
+        "from pathlib import Path\n\nfrom conformance.scenarios import bind\n\nbind(globals(), Path(__file__).parent)\n"
+    )
     command = [
         sys.executable,
         "-m",

@@ -24,6 +24,7 @@ from conformance.kube.conditions import (
     wait_for,
 )
 from conformance.targets.base import PolicyCondition
+from reference_impl.poll import ManualClock
 
 POLICY = ObjectRef("gateway.kgateway.dev/v1alpha1", "TrafficPolicy", "kgateway-system", "api-key")
 ROUTE = ObjectRef("gateway.networking.k8s.io/v1", "HTTPRoute", "kgateway-system", "httpbin")
@@ -82,19 +83,6 @@ def manifest(ref: ObjectRef) -> dict[str, Any]:
     return {"apiVersion": ref.api_version, "kind": ref.kind, "metadata": {"name": ref.name, "namespace": ref.namespace}}
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 class Reader:
     """Returns the next status from a recorded sequence each time a resource is read (the last one repeats)."""
 
@@ -110,25 +98,24 @@ class Reader:
 
 def reads_until_ready(ref: ObjectRef, sequence: list[dict[str, Any] | None]) -> int:
     """How many reads the wait takes over a recorded sequence whose last state must end it."""
-    clock = FakeClock()
+    clock = ManualClock()
     reader = Reader({ref: list(sequence)})
-    wait_for(applied_expectations([manifest(ref)]), reader, 60, clock=clock, sleep=clock.sleep, poll_interval=0.1)
+    wait_for(applied_expectations([manifest(ref)]), reader, 60, clock=clock, poll_interval=0.1)
     return len(reader.reads)
 
 
 def timeout_message(ref: ObjectRef, state: dict[str, Any], timeout: float, poll_interval: float = 0.25) -> str:
     """The error of a wait that never ends: the resource stays in `state`."""
-    clock = FakeClock()
+    clock = ManualClock()
     with pytest.raises(TimeoutError) as raised:
         wait_for(
             applied_expectations([manifest(ref)]),
             Reader({ref: [state]}),
             timeout,
             clock=clock,
-            sleep=clock.sleep,
             poll_interval=poll_interval,
         )
-    assert clock.now == pytest.approx(timeout) and all(pause <= poll_interval for pause in clock.sleeps)
+    assert clock.time == pytest.approx(timeout) and all(pause <= poll_interval for pause in clock.sleeps)
     return str(raised.value)
 
 
@@ -285,7 +272,7 @@ def test_stale_condition_in_the_timeout_message() -> None:
 
 
 def test_wait_returns_once_every_resource_is_ready() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     reader = Reader(
         {
             POLICY: [policy(), policy(), simple_policy(condition("False", "Invalid", "bad"))],
@@ -298,7 +285,6 @@ def test_wait_returns_once_every_resource_is_ready() -> None:
         reader,
         30,
         clock=clock,
-        sleep=clock.sleep,
         poll_interval=0.1,
     )
     # A policy rejected as invalid has still been acted on; the route was ready on the first read.
@@ -350,10 +336,10 @@ def test_a_gateway_must_be_accepted_for_its_current_generation() -> None:
 
 
 def test_missing_resource_and_deletion() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     namespace = ObjectRef("v1", "Namespace", None, "team-keys")
     reader = Reader({namespace: [{"status": {"phase": "Terminating"}}, None]})
-    wait_for(gone_expectations([namespace]), reader, 5, clock=clock, sleep=clock.sleep, poll_interval=0.5)
+    wait_for(gone_expectations([namespace]), reader, 5, clock=clock, poll_interval=0.5)
     assert clock.sleeps == [0.5]
     with pytest.raises(
         TimeoutError, match=r"Namespace team-keys waiting for deletion, last seen: still present \(phase Terminating\)"
@@ -363,11 +349,10 @@ def test_missing_resource_and_deletion() -> None:
             Reader({namespace: [{"status": {"phase": "Terminating"}}]}),
             1,
             clock=clock,
-            sleep=clock.sleep,
         )
 
 
 def test_nothing_to_wait_for_returns_at_once() -> None:
-    clock = FakeClock()
-    wait_for([], Reader({}), 0, clock=clock, sleep=clock.sleep)
+    clock = ManualClock()
+    wait_for([], Reader({}), 0, clock=clock)
     assert clock.sleeps == []
