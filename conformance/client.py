@@ -30,14 +30,16 @@ def settings_for(target: Target, settings: ConsistencySettings) -> ConsistencySe
 
 
 class TargetClient:
-    """Drives one started target. `observe` is told of every exchange (the suite attaches them to allure)."""
+    """Drives one started target. `observe` is told of every exchange (the suite attaches them to allure).
+    `redactor`: where the keys of applied manifests are registered; None for a caller that registers only what it
+    publishes (the differential generates thousands of short keys, which would redact text that resembles one)."""
 
     def __init__(
         self,
         target: Target,
         settings: ConsistencySettings | None = None,
         *,
-        redactor: Redactor = REDACTOR,
+        redactor: Redactor | None = REDACTOR,
         observe: Callable[[Exchange], None] | None = None,
         default_listener: int | None = None,
     ) -> None:
@@ -62,7 +64,7 @@ class TargetClient:
     def apply(self, manifests: list[Manifest]) -> list[tuple[ObjectKey, bool]]:
         """Create or update the resources and wait until the target has acted on them. Every key they hold is
         registered first. Returns each object's key and whether it is new. ValueError if the target rejects one."""
-        self.redactor.add_manifests(manifests)
+        self._register(manifests)
         self._since_change = []
         self.target.apply(manifests)
         changes = [(key, self.applied.put(key, manifest)) for key, manifest in self._keyed(manifests)]
@@ -76,7 +78,7 @@ class TargetClient:
         keys = [key for key, _ in self._keyed(manifests)]
         for key in keys:
             self.applied.pop(key)
-        self.target.wait_applied(manifests, self.settings.max_time_to_consistency)
+        self.target.wait_deleted(manifests, self.settings.max_time_to_consistency)
         return keys
 
     def load(self, manifests: list[Manifest]) -> None:
@@ -85,7 +87,7 @@ class TargetClient:
         keyed = self._keyed(manifests)
         wanted = {key for key, _ in keyed}
         stale = [m for key in self.applied if key not in wanted and (m := self.applied.get(key)) is not None]
-        self.redactor.add_manifests(manifests)
+        self._register(manifests)
         self._since_change = []
         if stale:
             self.target.delete(stale)
@@ -102,6 +104,10 @@ class TargetClient:
         self.applied.clear()
         self.target.reset()
 
+    def _register(self, manifests: list[Manifest]) -> None:
+        if self.redactor is not None:
+            self.redactor.add_manifests(manifests)
+
     def _keyed(self, manifests: Iterable[Mapping[str, Any]]) -> list[tuple[ObjectKey, Manifest]]:
         return [(ObjectKey.of(m), dict(m)) for m in manifests]
 
@@ -109,10 +115,11 @@ class TargetClient:
     def present(self, spec: RequestSpec) -> RequestSpec:
         """The request as it will be sent: a presented credential known only by its hash (agentgateway keyHash)
         registered as a key, and the default listener filled in."""
-        for _, value in (*spec.headers, *spec.query, *spec.cookies):
-            for candidate in {value, value.partition(" ")[2]}:
-                if candidate:
-                    self.redactor.add_if_hashed_key(candidate)
+        if self.redactor is not None:
+            for _, value in (*spec.headers, *spec.query, *spec.cookies):
+                for candidate in {value, value.partition(" ")[2]}:
+                    if candidate:
+                        self.redactor.add_if_hashed_key(candidate)
         if spec.listener_port is None and self.default_listener is not None:
             spec = replace(spec, listener_port=self.default_listener)
         return spec
@@ -161,9 +168,11 @@ class TargetClient:
     def redacted(self, check: Callable[[T], str | None]) -> Callable[[T], str | None]:
         """Failure messages quote what was received; a key in them is replaced before anyone sees it."""
 
+        redactor = self.redactor or REDACTOR
+
         def wrapped(value: T) -> str | None:
             problem = check(value)
-            return self.redactor.redact(problem) if problem else None
+            return redactor.redact(problem) if problem else None
 
         return wrapped
 

@@ -39,6 +39,7 @@ pytest_plugins = [
 ]
 
 HARNESS_KEY = pytest.StashKey["Harness"]()
+STEP_FAILED = pytest.StashKey[bool]()  # a step of the scenario failed: it is not status-only, it failed
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -224,6 +225,18 @@ class Harness:
         info = self.meta.get(request.node.nodeid)
         if info is not None and getattr(self.config.option, "allure_report_dir", None):
             allure_results.label_scenario(info)
+
+    def pytest_bdd_step_error(self, request: pytest.FixtureRequest) -> None:
+        request.node.stash[STEP_FAILED] = True
+
+    def pytest_bdd_after_scenario(self, request: pytest.FixtureRequest) -> None:
+        """A scenario whose steps all held but whose requests could not be sent (a status-only target) is
+        reported skipped, saying how far it was checked: never passed."""
+        if request.node.stash.get(STEP_FAILED, False) or "scenario_context" not in request.fixturenames:
+            return
+        partial = request.getfixturevalue("scenario_context").status_only_outcome()
+        if partial is not None:
+            pytest.skip(partial)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.meta:

@@ -48,7 +48,8 @@ class TargetSupport:
         except ValueError as error:
             raise pytest.UsageError(f"--target {options.target}: {error}") from None
         declared = target_class.supported_features
-        return cls(target_class, parsed, target_class.profiles, set(declared) if declared is not None else None)
+        profiles = target_class.profiles_for(parsed)
+        return cls(target_class, parsed, profiles, set(declared) if declared is not None else None)
 
     def versions_under_test(self, options: HarnessOptions) -> dict[str, VersionUnderTest]:
         """The release each chosen profile is judged against: the one the target installs (the kind and cluster

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from reference_impl import keygen
 from reference_impl.admission import PINNED, RELEASES, parse_release
+from reference_impl.admission.meta import dns1123_label_errors
 from reference_impl.compile.snapshot import BackendMap
 from reference_impl.errors import ManifestError
 from reference_impl.folder import SUFFIXES, ManifestFolder, manifest_files, read_problem
@@ -304,6 +305,9 @@ async def _flush_every(access_log: AccessLog, seconds: float, stop: asyncio.Even
 
 def _keygen(args: argparse.Namespace) -> int:
     try:
+        # The API server would only say the namespace is not found; say why no such namespace can exist.
+        for problem in dns1123_label_errors(args.namespace):
+            raise ValueError(f"--namespace {args.namespace!r}: {problem}")
         keys = keygen.issue_keys(args.clients, args.bytes)
         labels = _labels(args.label)
         manifests = [keygen.secret_manifest(args.name, args.namespace, keys, labels=labels)]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from conformance.differential.model import Case, Difference, Observation
+from conformance.differential.model import NO_CONDITION, Case, Difference, Observation, PolicyStatus
+from conformance.envoy import projection
 
 NONE = "(none)"
 
@@ -43,6 +46,28 @@ def differences(a: Observation, b: Observation) -> list[Difference]:
         if ua.header(name) != ub.header(name):
             found.append(Difference("upstream header", _text(ua.header(name)), _text(ub.header(name)), name))
     return found
+
+
+def status_differences(a: Mapping[str, PolicyStatus | None], b: Mapping[str, PolicyStatus | None]) -> list[Difference]:
+    """The policies (`<Kind> <namespace>/<name>`) whose Accepted condition differs: status, reason or message."""
+    found = []
+    for policy in sorted(set(a) | set(b)):
+        left, right = a.get(policy), b.get(policy)
+        if left != right:
+            text_a, text_b = (str(s) if s is not None else NO_CONDITION for s in (left, right))
+            found.append(Difference("policy status", text_a, text_b, policy, right))
+    return found
+
+
+def config_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Difference]:
+    """Where two Envoys' projected configurations differ (conformance/envoy/projection.py), by path."""
+    return [
+        Difference("envoy config", _json(x), _json(y), path) for path, x, y in projection.differences(dict(a), dict(b))
+    ]
+
+
+def _json(value: Any) -> str:
+    return NONE if value is None else json.dumps(value, sort_keys=True)
 
 
 def _query_text(query: str | None) -> str:

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 import yaml
 
-from conformance.differential.model import Case, Observation, Upstream
+from conformance.differential.model import Case, Difference, Observation, Upstream
 from conformance.http import RequestSpec
 
 INDENT = "    "
@@ -113,11 +113,31 @@ def _upstream_expectations(a: Upstream, b: Upstream, out: Expectations) -> None:
         out.notes.append(f"the upstream path differs ({a.path!r} against {b.path!r}); no step reads the path")
 
 
-def expectations(a: Observation, b: Observation) -> Expectations:
-    """Then-steps that hold for the baseline `b`, chosen where `a` differs."""
+def _status_expectations(found: list[Difference], out: Expectations) -> None:
+    """The baseline's Accepted condition of each policy whose status differs, in the suite's status steps."""
+    for difference in found:
+        if difference.aspect != "policy status":
+            continue
+        kind, _, where = difference.name.partition(" ")
+        condition = difference.baseline
+        if condition is None:
+            out.notes.append(f"{difference.name} has no Accepted condition on the baseline; no step expects that")
+            continue
+        out.lines.append(
+            f'the {kind} "{where}" has condition Accepted={condition.status} with reason {condition.reason}'
+        )
+        if _quoted(condition.message):
+            out.lines.append(f'the {kind} "{where}" condition message is "{condition.message}"')
+        out.distinguishing = True
+
+
+def expectations(a: Observation, b: Observation, found: list[Difference] | None = None) -> Expectations:
+    """Then-steps that hold for the baseline `b`, chosen where `a` differs (and where the policies' status does:
+    `found`, the outcome's differences)."""
     out = Expectations()
     if b.error:
         out.notes.append(f"the baseline gave no HTTP answer ({b.error}); no step can expect that")
+        _status_expectations(found or [], out)
         return out
     out.lines.append(f"the response status is {b.status}")
     out.distinguishing = a.status != b.status
@@ -134,6 +154,7 @@ def expectations(a: Observation, b: Observation) -> Expectations:
         _upstream_expectations(a.upstream, b.upstream, out)
     if a.error:
         out.distinguishing = True  # any expectation fails where nothing answered
+    _status_expectations(found or [], out)
     return out
 
 

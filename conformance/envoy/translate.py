@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from conformance.envoy.policies import FILTER_NAME, LISTENER_TYPE, PolicyKey, PolicyOutcome, policy_outcomes
+from conformance.envoy.policies import (
+    FILTER_NAME,
+    LISTENER_TYPE,
+    PER_ROUTE_TYPE,
+    PolicyKey,
+    PolicyOutcome,
+    policy_outcomes,
+)
 from conformance.envoy.routes import PortPlan, RouteEntry, VirtualHostPlan, envoy_match, plan_ports
 from reference_impl.compile.inventory import Inventory
 from reference_impl.compile.snapshot import BackendMap
@@ -229,8 +236,11 @@ def _route_configuration(
 
 
 def _uses_filter(node: Any) -> bool:
+    """Whether any scope turns the filter on: kgateway adds it to the chain for a policy with keys only, never for
+    `disable` alone (handleAPIKeyAuth; observed against kgateway v2.3.6)."""
     if isinstance(node, dict):
-        return FILTER_NAME in node.get("typed_per_filter_config", {}) or any(_uses_filter(v) for v in node.values())
+        config = node.get("typed_per_filter_config", {}).get(FILTER_NAME) or {}
+        return config.get("@type") == PER_ROUTE_TYPE or any(_uses_filter(v) for v in node.values())
     if isinstance(node, list):
         return any(_uses_filter(v) for v in node)
     return False

@@ -17,6 +17,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from conformance.kube import FIELD_MANAGER
 from conformance.kube.conditions import ObjectRef
 from conformance.kube.recipes import KubeAccess
+from conformance.kube.stored import string_data_merged
 
 #: Label on the namespaces a target created, so a person can find leftovers of an interrupted run.
 MANAGED_BY = {"app.kubernetes.io/managed-by": FIELD_MANAGER}
@@ -29,7 +30,8 @@ def _secret_values(manifest: Mapping[str, Any]) -> set[str]:
         return set()
     values: set[str] = set()
     for field in ("data", "stringData", "binaryData"):
-        for value in (manifest.get(field) or {}).values():
+        entries = manifest.get(field)
+        for value in entries.values() if isinstance(entries, Mapping) else ():
             if not isinstance(value, str) or len(value) < 4:
                 continue
             values.add(value)
@@ -78,6 +80,13 @@ class KubeApi:
         except ResourceNotFoundError:
             raise ValueError(f"the cluster does not serve {kind} in {api_version}; are its CRDs installed?") from None
 
+    def serves(self, api_version: str, kind: str) -> bool:
+        try:
+            self._resource(api_version, kind)
+        except ValueError:
+            return False
+        return True
+
     def is_namespaced(self, api_version: str, kind: str) -> bool:
         return bool(self._resource(api_version, kind).namespaced)
 
@@ -88,7 +97,7 @@ class KubeApi:
         try:
             self._dynamic.server_side_apply(
                 resource,
-                body=dict(manifest),
+                body=string_data_merged(manifest),
                 name=ref.name,
                 namespace=namespace,
                 field_manager=FIELD_MANAGER,
@@ -97,6 +106,34 @@ class KubeApi:
         except ApiException as error:
             label = ObjectRef(ref.api_version, ref.kind, namespace, ref.name).label
             raise ValueError(f"{label} rejected: {redact(api_message(error), [manifest])}") from None
+
+    def dry_run(self, manifest: Mapping[str, Any]) -> str | None:
+        """What the API server says of creating the manifest, without storing it: a create with `dryRun=All` and
+        `fieldValidation=Strict`, as `kubectl apply --dry-run=server` sends it. None if it would be admitted, else
+        its message (Secret values in it redacted). The manifest may be malformed: only apiVersion and kind count."""
+        resource = self._resource(str(manifest["apiVersion"]), str(manifest["kind"]))
+        metadata = manifest.get("metadata")
+        namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+        namespace = (
+            (namespace if isinstance(namespace, str) and namespace else "default") if resource.namespaced else None
+        )
+        request = self._client.param_serialize(
+            "POST",
+            resource.path(namespace=namespace),
+            query_params=[("dryRun", "All"), ("fieldValidation", "Strict")],
+            header_params={"Content-Type": "application/json", "Accept": "application/json"},
+            body=dict(manifest),
+            auth_settings=["BearerToken"],
+        )
+        response = self._client.call_api(*request)
+        response.read()
+        if 200 <= response.status <= 299:
+            return None
+        try:
+            message = str(json.loads(response.data).get("message") or "")
+        except (ValueError, AttributeError):
+            message = ""
+        return redact(message or f"{response.status} {response.reason}", [manifest])
 
     def get(self, ref: ObjectRef) -> dict[str, Any] | None:
         resource = self._resource(ref.api_version, ref.kind)

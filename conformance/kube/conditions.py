@@ -137,13 +137,22 @@ def _ancestor_settled(entry: Obj, obj: Obj) -> str | None:
     )
 
 
+#: Accepted=False reasons with which a controller reports a route it has acted on: kgateway serves a rule it cannot
+#: honour (a filter naming a policy that does not exist) as an error and says so on the route
+#: (kgateway pkg/pluginsdk/reporter/types.go, RouteRuleReplaced and RouteRuleDropped).
+RULE_SERVED_AS_ERROR = frozenset({"RouteRuleReplaced", "RouteRuleDropped"})
+
+
 def _parent_accepted(entry: Obj | None, obj: Obj) -> str | None:
-    """Why one parent has not accepted a route (for its current generation) yet, or None once it has."""
+    """Why one parent has not acted on a route (for its current generation) yet, or None once it has: accepted
+    it, or accepted it with a rule served as an error."""
     accepted = _find((entry or {}).get("conditions") or [], "Accepted")
     problem = _not_current(accepted, obj)
     if problem or accepted is None:
         return problem
-    return None if accepted.get("status") == "True" else describe(accepted)
+    if accepted.get("status") == "True" or accepted.get("reason") in RULE_SERVED_AS_ERROR:
+        return None
+    return describe(accepted)
 
 
 def _all_done(entries: Iterable[tuple[str, str | None, Obj | None]]) -> tuple[bool, str]:
@@ -196,15 +205,23 @@ def route_accepted(obj: Obj | None) -> tuple[bool, str]:
     return _all_done(entries)
 
 
+#: Accepted=False reasons with which kgateway reports a Gateway it has acted on by serving it as an error: a
+#: Gateway-wide policy it cannot apply replaces the whole Gateway, a listener's the listener
+#: (kgateway pkg/pluginsdk/reporter/types.go, GatewayReplaced and ListenerReplaced).
+GATEWAY_SERVED_AS_ERROR = frozenset({"GatewayReplaced", "ListenerReplaced"})
+
+
 def is_accepted(obj: Obj | None) -> tuple[bool, str]:
-    """`status.conditions` Accepted=True for the current generation (a Gateway)."""
+    """`status.conditions` Accepted=True for the current generation (a Gateway), or Accepted=False for a reason
+    that says the controller serves it as an error."""
     if obj is None:
         return False, "not found"
     accepted = _find((obj.get("status") or {}).get("conditions") or [], "Accepted")
     problem = _not_current(accepted, obj)
     if problem or accepted is None:
         return False, problem or ""
-    return accepted.get("status") == "True", describe(accepted)
+    done = accepted.get("status") == "True" or accepted.get("reason") in GATEWAY_SERVED_AS_ERROR
+    return done, describe(accepted)
 
 
 def exists(obj: Obj | None) -> tuple[bool, str]:
@@ -241,18 +258,61 @@ class Expectation:
 ROUTE_KINDS = frozenset({"HTTPRoute", "GRPCRoute"})
 
 
+def policy_settled_or_detached(obj: Obj | None) -> tuple[bool, str]:
+    """For a policy only routes' ExtensionRef filters can attach, and that no route of the change names: kgateway
+    reports nothing for a policy nothing attaches (its last status, for an older generation, stays), so no status
+    at all or only such old ones also counts as acted on."""
+    done, seen = policy_settled(obj)
+    if done or obj is None:
+        return done, seen
+    generation = (obj.get("metadata") or {}).get("generation")
+    ancestors = (obj.get("status") or {}).get("ancestors") or []
+    observed = [(_find(a.get("conditions") or [], "Accepted") or {}).get("observedGeneration") for a in ancestors]
+    detached = all(o is not None and generation is not None and o < generation for o in observed)
+    return detached, seen
+
+
+def _extension_refs(manifests: Iterable[Obj]) -> set[tuple[str, str, str]]:
+    """(kind, namespace, name) of every policy a route among the manifests names in an ExtensionRef filter."""
+    named = set()
+    for manifest in manifests:
+        if manifest.get("kind") not in ROUTE_KINDS:
+            continue
+        namespace = (manifest.get("metadata") or {}).get("namespace") or "default"
+        for rule in (manifest.get("spec") or {}).get("rules") or []:
+            for item in rule.get("filters") or []:
+                ref = item.get("extensionRef") or {}
+                if item.get("type") == "ExtensionRef" and ref.get("kind") in POLICY_KINDS:
+                    named.add((ref["kind"], namespace, ref.get("name")))
+    return named
+
+
 def applied_expectations(manifests: Iterable[Obj]) -> list[Expectation]:
+    manifests = list(manifests)
+    named = _extension_refs(manifests)
     expectations = []
     for manifest in manifests:
         ref = ObjectRef.from_manifest(manifest)
-        if ref.kind in POLICY_KINDS:
+        spec = manifest.get("spec") or {}
+        unnamed = (ref.kind, ref.namespace or "default", ref.name) not in named
+        if ref.kind in POLICY_KINDS and not spec.get("targetRefs") and not spec.get("targetSelectors") and unnamed:
+            expectations.append(
+                Expectation(ref, "a final status, unless nothing attaches it any more", policy_settled_or_detached)
+            )
+        elif ref.kind in POLICY_KINDS:
             expectations.append(Expectation(ref, "a final status from every ancestor", policy_settled))
         elif ref.kind in ROUTE_KINDS:
             expectations.append(
-                Expectation(ref, "Accepted=True from every parent, for this generation", route_accepted)
+                Expectation(
+                    ref,
+                    "Accepted=True from every parent (or a rule served as an error), for this generation",
+                    route_accepted,
+                )
             )
         elif ref.kind == "Gateway":
-            expectations.append(Expectation(ref, "Accepted=True for this generation", is_accepted))
+            expectations.append(
+                Expectation(ref, "Accepted=True for this generation (or served as an error)", is_accepted)
+            )
     return expectations
 
 

@@ -363,7 +363,15 @@ class KubeTarget(Target):
         self._gateway_ports.clear()
         for port in [p for p in self._forwards if p not in self._installed_ports()]:
             self._forwards.pop(port).stop()  # a listener the scenario added is gone again
-        namespaces = [ObjectRef("v1", "Namespace", None, name) for name in self._created_namespaces]
+        failures += self._remove_namespaces(list(self._created_namespaces))
+        if failures:
+            raise RuntimeError("reset could not clean up: " + "; ".join(failures))
+
+    def _remove_namespaces(self, names: list[str]) -> list[str]:
+        """Delete the namespaces a scenario created and wait until they are gone (a scenario that reuses the name
+        would otherwise hit "namespace is being terminated"); what went wrong, if anything."""
+        failures: list[str] = []
+        namespaces = [ObjectRef("v1", "Namespace", None, name) for name in names]
         for ref in namespaces:
             try:
                 self.api.delete(ref)
@@ -371,13 +379,11 @@ class KubeTarget(Target):
                 failures.append(str(error))
         self._created_namespaces.clear()
         if namespaces:
-            # A scenario that reuses the name would otherwise hit "namespace is being terminated".
             try:
                 wait_for(gone_expectations(namespaces), self.api.get, NAMESPACE_DELETE_TIMEOUT, poll_interval=0.5)
             except TimeoutError as error:
                 failures.append(str(error))
-        if failures:
-            raise RuntimeError("reset could not clean up: " + "; ".join(failures))
+        return failures
 
     # -- observation ------------------------------------------------------------------------------------
 
@@ -393,6 +399,10 @@ class KubeTarget(Target):
 
     def wait_applied(self, manifests: list[dict[str, Any]], timeout: float) -> None:
         wait_for(applied_expectations(manifests), self.api.get, timeout, poll_interval=self.poll_interval)
+
+    def wait_deleted(self, manifests: list[dict[str, Any]], timeout: float) -> None:
+        refs = [self._ref(manifest) for manifest in manifests]
+        wait_for(gone_expectations(refs), self.api.get, timeout, poll_interval=self.poll_interval)
 
     # -- addresses --------------------------------------------------------------------------------------
 

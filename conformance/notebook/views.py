@@ -3,7 +3,6 @@ per-client counters. Each has a plain-text repr, an HTML rendering, and (for tab
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,6 +13,7 @@ import pandas as pd
 import yaml
 
 from conformance.http import Exchange
+from conformance.kube.stored import string_data_merged
 from conformance.notebook.render import box, esc, frame, pre, redacted, table
 from conformance.redact import REDACTOR
 from conformance.targets.base import PolicyCondition
@@ -36,14 +36,11 @@ def to_yaml(documents: Sequence[Mapping[str, Any]]) -> str:
 def as_stored(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """A manifest as the API server returns it (`kubectl get -o yaml`): a Secret's `stringData` is merged over
     `data`, base64-encoded, and not kept. The encoded values are registered for redaction too."""
-    stored = copy.deepcopy(dict(manifest))
+    stored = string_data_merged(copy.deepcopy(dict(manifest)))
     if stored.get("kind") == "Secret":
-        data = dict(stored.get("data") or {})
-        for name, value in (stored.pop("stringData", None) or {}).items():
-            data[name] = base64.b64encode(str(value).encode("utf-8")).decode("ascii")
-        for value in data.values():
+        for value in (stored.get("data") or {}).values():
             REDACTOR.add_literal(str(value))
-        stored["data"] = data
+        stored.setdefault("data", {})
         stored.setdefault("type", "Opaque")
     return stored
 

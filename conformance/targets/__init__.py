@@ -14,6 +14,7 @@ TARGETS: Mapping[str, str] = {
     "envoy": "conformance.targets.envoy:EnvoyTarget",
     "kind": "conformance.targets.kind:KindTarget",
     "cluster": "conformance.targets.cluster:ClusterTarget",
+    "local": "conformance.targets.local:LocalTarget",
 }
 
 __all__ = [

@@ -55,9 +55,17 @@ class Target(ABC):
     #: generation, an xDS version the proxy acknowledged). Consecutive matching answers then need no pause between
     #: them; a target that cannot confirm this (a cluster) keeps Gateway API's poll interval.
     confirms_applied: bool = False
+    #: Why no request can be sent through this target (a control plane without its data plane), or None. The
+    #: suite then checks only what the control plane reports, and no scenario whose requests were not sent passes.
+    traffic_unavailable: str | None = None
 
     def __init__(self, options: Mapping[str, Any] | TargetOptions | None = None) -> None:
         self.options = self.Options.parse(options)
+
+    @classmethod
+    def profiles_for(cls, options: TargetOptions) -> frozenset[str]:
+        """The profiles a run with these options can serve (default: every profile of the target)."""
+        return cls.profiles
 
     @classmethod
     def unavailable_reason(cls, options: Mapping[str, Any] | TargetOptions) -> str | None:
@@ -107,6 +115,11 @@ class Target(ABC):
         """Block until the implementation has acted on the manifests (default: nothing to wait for)."""
         return None
 
+    def wait_deleted(self, manifests: list[dict[str, Any]], timeout: float) -> None:
+        """Block until the objects the manifests name are gone and the implementation has acted on that (default:
+        as after an apply: the target's current configuration is in force)."""
+        self.wait_applied([], timeout)
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -139,6 +152,13 @@ class CountsRequests(Protocol):
     """Counts allowed and denied requests itself (Envoy's api_key_auth counters)."""
 
     def stats(self) -> dict[str, int]: ...
+
+
+@runtime_checkable
+class HasEnvoyConfig(Protocol):
+    """Serves a listener with a real Envoy whose applied configuration (admin `/config_dump`) can be read."""
+
+    def envoy_config(self, listener_port: int) -> dict[str, Any]: ...
 
 
 @runtime_checkable

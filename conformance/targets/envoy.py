@@ -186,6 +186,10 @@ class EnvoyTarget(Target):
             raise RuntimeError("the envoy target is not started")
         return self._envoy.admin
 
+    def envoy_config(self, listener_port: int) -> dict[str, Any]:
+        """The configuration the Envoy holds (one Envoy serves every listener), credentials redacted by Envoy."""
+        return self.admin.config_dump()
+
     @property
     def pid(self) -> int | None:
         return self._envoy.pid if self._envoy else None
@@ -244,11 +248,7 @@ class EnvoyTarget(Target):
             raise TargetError(error.reason) from None
 
     def _rejections(self) -> str:
-        try:
-            counters = self.admin.counters()
-        except OSError:
-            return ""
-        return ", ".join(f"{k}={v}" for k, v in sorted(counters.items()) if k.endswith("update_rejected") and v)
+        return self.admin.rejected_updates()
 
     def _pending(self) -> str:
         assert self._files is not None

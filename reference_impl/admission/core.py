@@ -16,7 +16,8 @@ SECRET_FIELDS = frozenset({"apiVersion", "kind", "metadata", "data", "stringData
 CONFIG_MAP_FIELDS = frozenset({"apiVersion", "kind", "metadata", "data", "binaryData", "immutable"})
 _ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _NEWLINES = "\r\n"
-# Keys a Secret of these types must have (data[<key>]: Required value); basic-auth needs either of its two.
+# Keys a Secret of these types must have (data[<key>]: Required value); basic-auth needs either of its two, and
+# without both the API server names both.
 REQUIRED_KEYS = {
     "kubernetes.io/tls": (("tls.crt",), ("tls.key",)),
     "kubernetes.io/ssh-auth": (("ssh-privatekey",),),
@@ -74,7 +75,7 @@ def _entries(value: Any, field: str, owner: str, *, encoded: bool) -> tuple[dict
         elif not encoded:
             entries[name] = item.encode()
         elif (offset := base64_error_offset(item)) is not None:
-            errors.append(FieldError(fe.key(field, name), f"illegal base64 data at input byte {offset}"))
+            errors.append(fe.decoding(fe.key(field, name), f"illegal base64 data at input byte {offset}"))
         else:
             entries[name] = _decoded(item)
     return entries, errors
@@ -91,7 +92,7 @@ def _typed(document: dict[str, Any], name: str, expected: type, go_type: str, ow
 
 def admit_secret(document: dict[str, Any]) -> tuple[dict[str, Any], list[str], list[FieldError]]:
     """(the Secret as stored: `stringData` merged into base64 `data`, `type` defaulted; unknown fields; errors)."""
-    meta, unknown, errors = admit_metadata(document, "Secret")
+    meta, unknown, errors = admit_metadata(document, "Secret", core=True)
     unknown += [name for name in document if name not in SECRET_FIELDS]
     data, data_errors = _entries(document.get("data"), "data", "Secret", encoded=True)
     plain, plain_errors = _entries(document.get("stringData"), "stringData", "Secret", encoded=False)
@@ -105,7 +106,7 @@ def admit_secret(document: dict[str, Any]) -> tuple[dict[str, Any], list[str], l
     secret_type = document.get("type") or "Opaque"
     for alternatives in REQUIRED_KEYS.get(secret_type, ()) if isinstance(secret_type, str) else ():
         if not any(k in data for k in alternatives):
-            errors.append(fe.required(fe.key("data", alternatives[0])))
+            errors += [fe.required(fe.key("data", k)) for k in alternatives]
     if secret_type == "kubernetes.io/service-account-token" and not (meta.get("annotations") or {}).get(
         "kubernetes.io/service-account.name"
     ):
@@ -118,7 +119,7 @@ def admit_secret(document: dict[str, Any]) -> tuple[dict[str, Any], list[str], l
 
 
 def admit_config_map(document: dict[str, Any]) -> tuple[dict[str, Any], list[str], list[FieldError]]:
-    meta, unknown, errors = admit_metadata(document, "ConfigMap")
+    meta, unknown, errors = admit_metadata(document, "ConfigMap", core=True)
     unknown += [name for name in document if name not in CONFIG_MAP_FIELDS]
     data, data_errors = _entries(document.get("data"), "data", "ConfigMap", encoded=False)
     binary, binary_errors = _entries(document.get("binaryData"), "binaryData", "ConfigMap", encoded=True)

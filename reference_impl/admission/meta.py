@@ -127,10 +127,10 @@ def config_key_errors(text: str) -> list[str]:
     return errors
 
 
-def decode_error(path: str, expected: str, value: Any, owner: str) -> FieldError:
+def decode_error(path: str, expected: str, value: Any, owner: str) -> fe.DecodeProblem:
     """A field of the wrong JSON type, as Go's decoder reports it (the value itself is never shown)."""
     found = {"integer": "number", "boolean": "bool"}.get(json_type(value), json_type(value))
-    return FieldError(path, f"json: cannot unmarshal {found} into Go struct field {owner}.{path} of type {expected}")
+    return fe.decoding(path, f"json: cannot unmarshal {found} into Go struct field {owner}.{path} of type {expected}")
 
 
 def _string_map_errors(value: Any, path: str, owner: str) -> list[FieldError]:
@@ -142,7 +142,9 @@ def _string_map_errors(value: Any, path: str, owner: str) -> list[FieldError]:
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
-def admit_metadata(document: dict[str, Any], kind: str) -> tuple[dict[str, Any], list[str], list[FieldError]]:
+def admit_metadata(
+    document: dict[str, Any], kind: str, *, core: bool = False
+) -> tuple[dict[str, Any], list[str], list[FieldError]]:
     """(metadata with the namespace filled in, unknown field paths, field errors) for a namespaced object."""
     meta = document.get("metadata")
     if meta is None:
@@ -151,13 +153,16 @@ def admit_metadata(document: dict[str, Any], kind: str) -> tuple[dict[str, Any],
         return {}, [], [decode_error("metadata", "v1.ObjectMeta", meta, kind)]
     meta = dict(meta)
     unknown = [fe.child("metadata", name) for name in meta if name not in OBJECT_META_FIELDS]
+    # Go's decoder names the innermost struct and the path to the field: a core kind is decoded as one typed
+    # struct (`ObjectMeta.metadata.labels`), a custom resource's metadata on its own (`ObjectMeta.labels`).
+    prefix = "metadata." if core else ""
     errors: list[FieldError] = []
     for name in ("labels", "annotations"):
         if name in meta and meta[name] is not None:
-            errors += _string_map_errors(meta[name], f"metadata.{name}", kind)
+            errors += _string_map_errors(meta[name], prefix + name, "ObjectMeta")
     for name in ("name", "generateName", "namespace"):
         if meta.get(name) is not None and not isinstance(meta[name], str):
-            errors.append(decode_error(f"metadata.{name}", "string", meta[name], kind))
+            errors.append(decode_error(prefix + name, "string", meta[name], "ObjectMeta"))
     if errors:
         return meta, unknown, errors
     if not meta.get("name") and meta.get("generateName"):
@@ -167,7 +172,9 @@ def admit_metadata(document: dict[str, Any], kind: str) -> tuple[dict[str, Any],
     else:
         errors += [fe.invalid("metadata.name", meta["name"], e) for e in dns1123_subdomain_errors(meta["name"])]
     meta["namespace"] = meta.get("namespace") or DEFAULT_NAMESPACE
-    errors += [fe.invalid("metadata.namespace", meta["namespace"], e) for e in dns1123_label_errors(meta["namespace"])]
+    if dns1123_label_errors(meta["namespace"]):
+        # No such namespace can exist; the API server looks it up before it validates the object.
+        errors.append(fe.namespace_not_found(meta["namespace"]))
     for label, value in (meta.get("labels") or {}).items():
         errors += [fe.invalid("metadata.labels", label, e) for e in qualified_name_errors(label)]
         errors += [fe.invalid("metadata.labels", value, e) for e in label_value_errors(value)]

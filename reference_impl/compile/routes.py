@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reference_impl.auth.decision import Deny
 from reference_impl.compile.filters import HeaderEdit
 from reference_impl.resources import Gateway, HTTPRoute
 from reference_impl.resources.gateway_api import GATEWAY_GROUP, Listener, RouteMatch
@@ -57,6 +58,9 @@ class Rule:
     auth: Any  # KgatewayAuth | AgentgatewayAuth | Deny | None
     policy: str | None  # the policy that decided `auth`, "Kind ns/name"
     header_edit: HeaderEdit | None = None  # the rule's RequestHeaderModifier filters, compiled
+    # kgateway: the rule was replaced by this answer (an invalid policy or filter), behind `auth`, the api_key_auth
+    # of the scopes around the replaced one, which Envoy still applies first.
+    replaced: Deny | None = None
 
     @property
     def label(self) -> str:

@@ -10,7 +10,8 @@ from typing import Any
 from reference_impl.auth.decision import Deny
 from reference_impl.auth.kgateway import DENY_INVALID_POLICY
 from reference_impl.compile.agentgateway import compile_agentgateway_policy
-from reference_impl.compile.attachment import Attached, most_specific, reaching
+from reference_impl.compile.attachment import GATEWAY as GATEWAY_LEVEL
+from reference_impl.compile.attachment import LISTENER, Attached, most_specific, reaching
 from reference_impl.compile.filters import (
     FilterError,
     compile_header_edit,
@@ -125,15 +126,30 @@ def _compile_policies(inventory: Inventory) -> tuple[list[Attached], dict[tuple[
     return attached, status
 
 
-def _effective_auth(reached: list[tuple[int, Attached]]) -> tuple[object | None, str | None]:
-    # kgateway fails closed: an invalid policy anywhere in the chain replaces the route, never falls back.
-    for _, policy in reached:
-        if isinstance(policy.effect, Deny):
-            return policy.effect, policy.label
+def _winner_auth(reached: list[tuple[int, Attached]]) -> tuple[object | None, str | None]:
+    """The most specific policy's effect (None when it disables auth or nothing reaches) and its label."""
     winner = most_specific(reached)
     if winner is None or isinstance(winner.effect, Disabled):
         return None, winner.label if winner else None
     return winner.effect, winner.label
+
+
+def _effective_auth(reached: list[tuple[int, Attached]], dialect: str) -> tuple[object | None, str | None, Deny | None]:
+    """(auth, the policy that decided it, the answer that replaces the rule) for one rule.
+
+    An invalid policy anywhere in the chain fails closed: it never falls back to a less specific policy. kgateway
+    replaces the route with a 500 direct response, and Envoy still applies the api_key_auth config of the scopes
+    around the route (its listener's, its Gateway's): a request they refuse gets their 401 first. A listener- or
+    Gateway-level failure replaces the whole listener (`_replace_on_invalid_gateway_policy`)."""
+    invalid = next((p for _, p in reached if isinstance(p.effect, Deny)), None)
+    if invalid is None:
+        auth, label = _winner_auth(reached)
+        return auth, label, None
+    outer = [(level, p) for level, p in reached if level <= LISTENER]
+    if dialect != "TrafficPolicy" or any(isinstance(p.effect, Deny) for _, p in outer):
+        return invalid.effect, invalid.label, None
+    auth, _ = _winner_auth(outer)
+    return auth, invalid.label, invalid.effect
 
 
 def _backend(rule: RouteRule, route: HTTPRoute, backends: BackendMap) -> tuple[str | None, str | None]:
@@ -161,7 +177,7 @@ def compile_snapshot(
     gateway_status: dict[tuple[str, str], Condition] = {}
     route_problems: dict[tuple[str, str], dict[str, Condition]] = {}
     per_port: dict[int, list[tuple[str, tuple, Candidate]]] = {}
-    replaced_ports: dict[int, str] = {}
+    replaced_ports: dict[int, Replacement] = {}
     envoy_ports: set[int] = set()
 
     routes = sorted(
@@ -296,8 +312,16 @@ def _compile_rule(
     except FilterError as error:
         condition_type = "ResolvedRefs" if error.reason in ("InvalidKind", "BackendNotFound") else "Accepted"
         _note(problems, route, Condition(condition_type, "False", error.reason, error.message))
-        return Rule(label, index, rule.name, backend, backend_error, DENY_INVALID_FILTER, None)
-    auth, policy_label = _effective_auth(reaching(policies, gateway, listener, route, rule, extension_refs))
+        if dialect != "TrafficPolicy":
+            return Rule(label, index, rule.name, backend, backend_error, DENY_INVALID_FILTER, None)
+        # kgateway replaces the route; the api_key_auth of its listener and Gateway still comes first.
+        outer = [(level, p) for level, p in reaching(policies, gateway, listener, route, rule) if level <= LISTENER]
+        auth, policy_label = _winner_auth(outer)
+        if isinstance(auth, Deny):
+            return Rule(label, index, rule.name, backend, backend_error, auth, policy_label)
+        return Rule(label, index, rule.name, backend, backend_error, auth, policy_label, replaced=DENY_INVALID_FILTER)
+    reached = reaching(policies, gateway, listener, route, rule, extension_refs)
+    auth, policy_label, replaced_by = _effective_auth(reached, dialect)
     return Rule(
         route=label,
         index=index,
@@ -307,24 +331,47 @@ def _compile_rule(
         auth=auth,
         policy=policy_label,
         header_edit=edit,
+        replaced=replaced_by,
     )
 
 
-def _replace_on_invalid_gateway_policy(gateway: Gateway, policies: list[Attached], replaced: dict[int, str]) -> None:
-    """kgateway replaces a listener's whole route table with a 500 when a Gateway- or listener-level policy fails."""
-    for policy in policies:
-        if policy.effect is not DENY_INVALID_POLICY:
-            continue
+@dataclass(frozen=True)
+class Replacement:
+    """A listener kgateway serves as an error: the failed policy, and the api_key_auth still applied first."""
+
+    policy: str  # the failed policy's label
+    auth: object | None = None  # a listener's failure leaves the Gateway-wide policy's config on the routes
+    auth_policy: str | None = None
+
+
+def _replace_on_invalid_gateway_policy(
+    gateway: Gateway, policies: list[Attached], replaced: dict[int, Replacement]
+) -> None:
+    """kgateway replaces a listener's virtual hosts with a 500 when a listener-level policy fails, and the whole
+    RouteConfiguration when a Gateway-wide one fails. Envoy still applies the Gateway-wide policy's api_key_auth
+    config (it sits on the RouteConfiguration) in front of a replaced listener."""
+
+    def targets(policy: Attached) -> Iterable[str | None]:
         for kind, name, section in policy.target_refs:
-            if kind != "Gateway" or name != gateway.metadata.name or policy.namespace != gateway.metadata.namespace:
-                continue
-            for listener in gateway.spec.listeners:
-                if section is None or section == listener.name:
-                    replaced[listener.port] = policy.label
+            if kind == "Gateway" and name == gateway.metadata.name and policy.namespace == gateway.metadata.namespace:
+                yield section
+
+    gateway_wide = [(GATEWAY_LEVEL, p) for p in policies if p.effect is not None and None in targets(p)]
+    failed = [p for p in policies if p.effect is DENY_INVALID_POLICY]
+    whole = next((p for p in failed if None in targets(p)), None)
+    for listener in gateway.spec.listeners:
+        if whole is not None:
+            replaced[listener.port] = Replacement(whole.label)
+            continue
+        own = next((p for p in failed if listener.name in targets(p)), None)
+        if own is not None:
+            auth, label = _winner_auth(gateway_wide)
+            replaced[listener.port] = Replacement(own.label, auth, label)
 
 
-def _replaced_table(port: int, policy_label: str) -> ListenerTable:
-    rule = Rule(
-        route="*", index=0, name=None, backend=None, backend_error=None, auth=DENY_INVALID_POLICY, policy=policy_label
-    )
+def _replaced_table(port: int, replacement: Replacement) -> ListenerTable:
+    if replacement.auth is None:
+        rule = Rule("*", 0, None, None, None, DENY_INVALID_POLICY, replacement.policy)
+    else:
+        rule = Rule("*", 0, None, None, None, replacement.auth, replacement.auth_policy, replaced=DENY_INVALID_POLICY)
     return ListenerTable(port=port, catch_all=(Candidate(Match(None, "", None, (), ()), rule),))

@@ -25,6 +25,26 @@ DECIDERS: dict[type, Callable[[Any, RequestParts], Allow | Deny]] = {
 }
 
 
+def rule_decision(
+    rule: Rule,
+    headers: Headers,
+    query: bytes,
+    deciders: Mapping[type, Callable[[Any, RequestParts], Allow | Deny]] = DECIDERS,
+) -> Allow | Deny:
+    """What a rule decides for one request: its effective auth, then, for a rule kgateway served as an error, that
+    error (the auth around a replaced rule still answers first, as Envoy's filter runs before the route)."""
+    auth = rule.auth
+    if auth is None:
+        decision: Allow | Deny = Allow(headers, query, outcome="no-auth")
+    elif isinstance(auth, Deny):
+        return auth
+    else:
+        decision = deciders[type(auth)](auth, RequestParts(headers, query))
+    if isinstance(decision, Allow) and rule.replaced is not None:
+        return rule.replaced
+    return decision
+
+
 def matches(match: Match, path: str, method: str, headers: Headers, query_string: bytes) -> bool:
     if match.exact_path is not None:
         if path != match.exact_path:
@@ -162,13 +182,7 @@ class Gateway:
             if rule is None:
                 status = await respond(send, 404, b"no route matches this request")
                 return
-            auth = rule.auth
-            if auth is None:
-                decision: Allow | Deny = Allow(headers, query, outcome="no-auth")
-            elif isinstance(auth, Deny):
-                decision = auth
-            else:
-                decision = self.deciders[type(auth)](auth, RequestParts(headers, query))
+            decision = rule_decision(rule, headers, query, self.deciders)
             if isinstance(decision, Deny):
                 decision_name = decision.reason
                 if rule.policy and decision.reason != "invalid-policy":
@@ -178,6 +192,7 @@ class Gateway:
             decision_name, client = decision.outcome, decision.client
             if rule.policy and decision.outcome != "no-auth":
                 self.counters.record(rule.policy, client or f"<{decision.outcome}>", allowed=True)
+
             if rule.backend is None:
                 # Gateway API: a rule whose backend cannot be resolved answers 500.
                 status = await respond(send, 500, f"backend unavailable: {rule.backend_error}".encode())

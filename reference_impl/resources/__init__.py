@@ -79,7 +79,7 @@ def parse_manifest(
     except AdmissionError as error:
         if source is None:
             raise
-        raise AdmissionError(f"{source}: {error.resource}", error.errors) from None
+        raise error.within(source) from None
     model = KINDS.get(admitted["kind"])
     if model is None:
         raise ManifestError(

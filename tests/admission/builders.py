@@ -7,7 +7,7 @@ from typing import Any
 GATEWAY_TARGET = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw"}
 ROUTE_TARGET = {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "route"}
 UNCHECKED = (
-    '<nil>: Invalid value: "null": some validation rules were not checked because the object was invalid; '
+    "<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; "
     "correct the existing errors to complete validation"
 )
 

@@ -47,21 +47,25 @@ def test_base64_offsets_follow_go(text, offset):
 
 
 def test_secret_rules_name_the_entry():
-    assert str(rejected(secret(data={"k": VALUE}))) == (
-        f'Secret "keys" is invalid: data[k]: illegal base64 data at input byte {VALUE.index("-")}'
+    error = rejected(secret(data={"k": VALUE}))
+    assert str(error) == (
+        f'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte {VALUE.index("-")}'
     )
+    assert [e.path for e in error.errors] == ["data[k]"]
     error = rejected(secret(stringData={"bad key": VALUE}))
     assert str(error).startswith(
         'Secret "keys" is invalid: data[bad key]: Invalid value: "bad key": a valid config key'
     )
     assert str(rejected(secret(stringData={"k": 5}))) == (
-        'Secret "keys" is invalid: stringData: json: cannot unmarshal number into Go struct field Secret.stringData '
-        "of type string"
+        'Secret in version "v1" cannot be handled as a Secret: '
+        "json: cannot unmarshal number into Go struct field Secret.stringData of type string"
     )
     assert str(rejected(secret(type="kubernetes.io/tls", stringData={"tls.crt": VALUE}))) == (
         'Secret "keys" is invalid: data[tls.key]: Required value'
     )
-    assert str(rejected(secret(data={}, extra=VALUE))) == 'Secret "keys" is invalid: extra: unknown field "extra"'
+    assert str(rejected(secret(data={}, extra=VALUE))) == (
+        'Secret in version "v1" cannot be handled as a Secret: strict decoding error: unknown field "extra"'
+    )
     big = {f"k{i}": "x" * 300_000 for i in range(4)}
     assert (
         str(rejected(secret(stringData=big)))
@@ -77,8 +81,8 @@ def test_config_map_rules():
         str(error)
         == 'ConfigMap "hashes" is invalid: data[a]: Invalid value: "a": duplicate of key present in binaryData'
     )
-    assert "binaryData[a]: illegal base64 data at input byte 0" in str(
-        rejected(config_map | {"binaryData": {"a": "*"}})
+    assert str(rejected(config_map | {"binaryData": {"a": "*"}})) == (
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: illegal base64 data at input byte 0'
     )
 
 

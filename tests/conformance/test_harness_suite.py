@@ -254,3 +254,19 @@ def test_bad_options_are_usage_errors_naming_the_option(run_suite) -> None:
     run = run_suite("--supported-features", "APIKeyAuthTeleport")
     assert run.returncode == 4
     assert "APIKeyAuthTeleport" in run.output
+
+
+def test_a_status_only_run_checks_status_and_passes_no_scenario_whose_requests_were_not_sent(run_suite) -> None:
+    """Against a control plane without its data plane, status expectations run and request steps are passed over:
+    a scenario with requests is skipped saying how far it was checked, never passed."""
+    run = run_suite("--profile", "agentgateway", "--target-option", "status_only=true")
+    assert run.returncode == 0, run.output[-3000:]
+    scenarios = run.report["scenarios"]
+    skipped = [s for s in scenarios if s["result"] == "skipped"]
+    passed = [s for s in scenarios if s["result"] == "passed"]
+    assert skipped and all("request step(s) not sent" in s["message"] for s in skipped)
+    assert any(" status expectation(s) held" in s["message"] for s in skipped)
+    assert not any(s["result"] == "failed" for s in scenarios)
+    # What passed has no request at all (e.g. a rejected manifest); everything else was only partly checked.
+    assert len(passed) < len(skipped)
+    assert run.profile("agentgateway")["core"]["result"] == "partial"

@@ -57,3 +57,25 @@ def test_request_table_escapes_cells_and_aligns_columns() -> None:
         "  | cookie | t       |         |",
     ]
     assert request_steps(RequestSpec(path="/anything/c")) == ['When I send a GET request to "/anything/c"']
+
+
+def test_a_policy_status_difference_states_the_baseline_condition() -> None:
+    from conformance.differential.compare import status_differences
+    from conformance.differential.model import PolicyStatus
+
+    ours = {"TrafficPolicy team/auth": PolicyStatus("True", "Valid", "Policy accepted")}
+    theirs = {"TrafficPolicy team/auth": PolicyStatus("False", "Invalid", "API key secret k: Secret team/k not found")}
+    (found,) = status_differences(ours, theirs)
+    assert (found.aspect, found.name) == ("policy status", "TrafficPolicy team/auth")
+    assert found.b == "Accepted=False reason Invalid: API key secret k: Secret team/k not found"
+    expected = expectations(DENIED, DENIED, [found])
+    assert expected.lines == [
+        "the response status is 401",
+        'the TrafficPolicy "team/auth" has condition Accepted=False with reason Invalid',
+        'the TrafficPolicy "team/auth" condition message is "API key secret k: Secret team/k not found"',
+    ]
+    assert expected.distinguishing and not expected.notes
+    assert status_differences(ours, ours) == []
+    (missing,) = status_differences(ours, {"TrafficPolicy team/auth": None})
+    assert missing.b == "no Accepted condition"
+    assert expectations(DENIED, DENIED, [missing]).notes

@@ -99,3 +99,21 @@ def test_a_known_divergence_is_listed_and_not_failed(monkeypatch: pytest.MonkeyP
             break
     assert result.known[entry.id].requests > 0
     assert not result.failed, [d.signature for d in result.unknown]
+
+
+def test_the_selector_wording_of_kgateway_2_3_is_explained_and_nothing_else() -> None:
+    from conformance.differential.known import KNOWN
+    from conformance.differential.model import Observation
+
+    (entry,) = [e for e in KNOWN if e.id == "kgateway-2.3-selector-wording"]
+    prefix = "Accepted=False reason Invalid: no secrets found matching selector"
+    newest = f"{prefix} (matchLabels: map[set:x], matchExpressions: []) in namespace ns"
+    older = f"{prefix} map[set:x] in namespace ns"
+    wording = Difference("policy status", newest, older, "TrafficPolicy ns/p")
+    reversed_sides = Difference("policy status", older, newest, "TrafficPolicy ns/p")
+    other_label = Difference("policy status", newest, older.replace("set:x", "set:y"), "TrafficPolicy ns/p")
+    accepted = Difference("policy status", newest, "Accepted=True reason Valid: Policy accepted", "TrafficPolicy ns/p")
+    status = Difference("status", "500", "401")
+    seen = Observation(500, None, None, None)
+    outcome = RequestOutcome(RequestSpec(), seen, seen, [wording, reversed_sides, other_label, accepted, status])
+    assert entry.explains(Case("kgateway", (), ()), outcome) == [wording, reversed_sides]

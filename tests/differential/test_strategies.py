@@ -1,4 +1,5 @@
-"""Generated worlds are valid policies: admitted, translated, Accepted=True; requests fit a scenario's table."""
+"""Generated worlds are admitted and translated, Accepted=True but for the policies meant to fail (a Secret that does
+not exist), which are Accepted=False; requests fit a scenario's table."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ FEW = settings(max_examples=60, deadline=None, database=None, suppress_health_ch
 
 def _accepted(case: Case) -> None:
     """The CRDs' own rules admit every manifest (kgateway v2.3.x, agentgateway v1.4.1, the pinned releases),
-    and the controller-level rules accept every policy."""
+    and the controller-level rules accept every policy but those naming the missing Secret."""
     release = {"kgateway": "v2.3.x", "agentgateway": "v1.4.1"}
     for manifest in case.manifests:
         admit(manifest, release=release)
@@ -29,8 +30,9 @@ def _accepted(case: Case) -> None:
         if manifest["kind"] in POLICY_KINDS:
             meta = manifest["metadata"]
             condition = store.status(manifest["kind"], meta["namespace"], meta["name"])
-            assert condition is not None and condition.status == "True", (meta["name"], condition)
-            assert condition.reason == "Valid", (meta["name"], condition)
+            meant_to_fail = kgateway.MISSING in str(manifest["spec"])
+            expected = ("False", "Invalid") if meant_to_fail else ("True", "Valid")
+            assert condition is not None and (condition.status, condition.reason) == expected, (meta["name"], condition)
 
 
 def _fits_a_table(case: Case) -> None:
@@ -48,6 +50,18 @@ def _fits_a_table(case: Case) -> None:
 def test_generated_kgateway_policies_are_accepted(case: Case) -> None:
     _accepted(case)
     _fits_a_table(case)
+
+
+def test_some_generated_kgateway_policies_name_a_missing_secret() -> None:
+    found: list[bool] = []
+
+    @FEW
+    @given(kgateway.cases())
+    def sample(case: Case) -> None:
+        found.append(any(kgateway.MISSING in str(m.get("spec")) for m in case.manifests))
+
+    sample()
+    assert any(found) and not all(found)
 
 
 @FEW

@@ -3,6 +3,7 @@ port-forward process handling, with a real child process standing in for kubectl
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from typing import Any
@@ -14,6 +15,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from conformance.kube.api import KubeApi, api_message, redact
 from conformance.kube.conditions import ObjectRef
 from conformance.kube.portforward import PortForward
+from conformance.kube.stored import string_data_merged
 
 
 class FakeResource:
@@ -80,12 +82,25 @@ def test_server_side_apply_with_our_field_manager_forcing_conflicts() -> None:
     api_with(dynamic).apply(SECRET)
     [call] = dynamic.applied
     assert call == {
-        "body": SECRET,
+        "body": string_data_merged(SECRET),
         "name": "keys",
         "namespace": "default",
         "field_manager": "apikey-conformance",
         "force_conflicts": True,
     }
+
+
+def test_a_secret_is_applied_as_stored_so_an_entry_left_out_is_removed() -> None:
+    """Applied as `stringData`, an entry a later apply leaves out would stay in `data` (the API server merges
+    `stringData` into `data`, and server-side apply owns only `stringData`)."""
+    merged = string_data_merged({**SECRET, "data": {"old": "b2xk"}})
+    assert "stringData" not in merged
+    assert merged["data"] == {
+        "old": "b2xk",
+        **{k: base64.b64encode(v.encode()).decode() for k, v in SECRET["stringData"].items()},
+    }
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "stringData": {"a": "b"}}
+    assert string_data_merged(config_map) == config_map
 
 
 def test_cluster_scoped_kinds_get_no_namespace() -> None:

@@ -263,9 +263,10 @@ def test_policy_condition_reads_the_ancestor_status(tmp_path: Path) -> None:
 
 def test_wait_applied_times_out_with_the_resource_named(tmp_path: Path) -> None:
     target, _ = started(tmp_path)
-    target.apply([policy("p")])
+    attached = policy("p", targetRefs=[{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "http"}])
+    target.apply([attached])
     with pytest.raises(TimeoutError, match=r"TrafficPolicy kgateway-system/p waiting for a final status from every"):
-        target.wait_applied([policy("p")], timeout=0.05)
+        target.wait_applied([attached], timeout=0.05)
 
 
 def test_base_url_port_forwards_per_listener_and_restarts_a_dead_forward(tmp_path: Path) -> None:

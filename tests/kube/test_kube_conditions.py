@@ -80,7 +80,14 @@ def gateway(*conditions: dict[str, Any], generation: int = 1) -> dict[str, Any]:
 
 
 def manifest(ref: ObjectRef) -> dict[str, Any]:
-    return {"apiVersion": ref.api_version, "kind": ref.kind, "metadata": {"name": ref.name, "namespace": ref.namespace}}
+    found = {
+        "apiVersion": ref.api_version,
+        "kind": ref.kind,
+        "metadata": {"name": ref.name, "namespace": ref.namespace},
+    }
+    if ref.kind == "TrafficPolicy":
+        found["spec"] = {"targetRefs": [GATEWAY_REF]}
+    return found
 
 
 class Reader:
@@ -308,6 +315,15 @@ def test_every_parent_of_a_route_must_accept_it() -> None:
     assert reads_until_ready(ROUTE, [route(first, refs=refs), route(first, second, refs=refs)]) == 2
 
 
+def test_a_route_whose_rule_kgateway_serves_as_an_error_has_been_acted_on() -> None:
+    # A filter naming a TrafficPolicy that does not exist: kgateway v2.3.6 answers the rule with 500 and reports
+    # Accepted=False (RouteRuleReplaced) on the route; observed on the real controller (the local target).
+    parent = {"name": "http", "namespace": "kgateway-system"}
+    replaced = route((parent, [condition("False", "RouteRuleReplaced", "Replaced Rule (0): ... policy not found")]))
+    assert route_accepted(replaced)[0]
+    assert not route_accepted(route((parent, [condition("False", "NotAllowedByListeners")])))[0]
+
+
 def test_a_route_status_for_an_older_generation_is_not_enough() -> None:
     parent = {"name": "http", "namespace": "kgateway-system"}
     stale = route((parent, [condition("True", "Accepted", generation=1)]), generation=2)
@@ -323,8 +339,9 @@ def test_timeout_names_the_route_and_the_last_condition() -> None:
         )
     )
     assert timeout_message(ROUTE, rejected, 2.0, poll_interval=0.3) == (
-        "not ready after 2.0 s: HTTPRoute kgateway-system/httpbin waiting for Accepted=True from every parent, "
-        "for this generation, last seen: Gateway kgateway-system/http: Accepted=False (NotAllowedByListeners): "
+        "not ready after 2.0 s: HTTPRoute kgateway-system/httpbin waiting for Accepted=True from every parent (or a "
+        "rule served as an error), for this generation, last seen: Gateway kgateway-system/http: Accepted=False "
+        "(NotAllowedByListeners): "
         "listener does not allow it"
     )
 
@@ -333,6 +350,15 @@ def test_a_gateway_must_be_accepted_for_its_current_generation() -> None:
     stale = gateway(condition("True", "Accepted", generation=1), generation=2)
     fresh = gateway(condition("True", "Accepted", generation=2), generation=2)
     assert reads_until_ready(GATEWAY, [gateway(), stale, fresh]) == 3
+
+
+def test_a_gateway_kgateway_serves_as_an_error_has_been_acted_on() -> None:
+    """A Gateway-wide policy kgateway cannot apply replaces the Gateway: Accepted=False (GatewayReplaced)."""
+    replaced = gateway(condition("False", "GatewayReplaced", "no secrets found", generation=1), generation=1)
+    invalid = gateway(condition("False", "Invalid", generation=1), generation=1)
+    assert reads_until_ready(GATEWAY, [gateway(), replaced]) == 2
+    (expectation,) = applied_expectations([manifest(GATEWAY)])
+    assert not expectation.check(invalid)[0]
 
 
 def test_missing_resource_and_deletion() -> None:
@@ -356,3 +382,39 @@ def test_nothing_to_wait_for_returns_at_once() -> None:
     clock = ManualClock()
     wait_for([], Reader({}), 0, clock=clock)
     assert clock.sleeps == []
+
+
+def _extref_policy(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "gateway.kgateway.dev/v1alpha1",
+        "kind": "TrafficPolicy",
+        "metadata": {"name": name, "namespace": "team"},
+        "spec": {"apiKeyAuth": {"disable": {}}},
+    }
+
+
+def _route_naming(*names: str) -> dict[str, Any]:
+    filters = [
+        {"type": "ExtensionRef", "extensionRef": {"group": "gateway.kgateway.dev", "kind": "TrafficPolicy", "name": n}}
+        for n in names
+    ]
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "r", "namespace": "team"},
+        "spec": {"parentRefs": [{"name": "http"}], "rules": [{"filters": filters}]},
+    }
+
+
+def test_a_policy_no_route_of_the_change_names_may_keep_its_old_status() -> None:
+    """kgateway leaves the last status of a policy nothing attaches any more (for its older generation)."""
+    expectations = {
+        e.ref.name: e
+        for e in applied_expectations([_route_naming("named"), _extref_policy("named"), _extref_policy("loose")])
+    }
+    stale = simple_policy(condition("True", "Valid", generation=1), generation=2)
+    assert expectations["loose"].check(stale)[0]
+    assert not expectations["named"].check(stale)[0]  # a route names it: its status must catch up
+    assert not expectations["loose"].check(None)[0]
+    current = simple_policy(condition("True", "Valid", generation=2), generation=2)
+    assert expectations["loose"].check(current)[0] and expectations["named"].check(current)[0]

@@ -99,6 +99,15 @@ REJECTED: dict[str, tuple[str, str | bytes]] = {
     "bad-namespace": ("keys.yaml", secret("stringData: {client: x}", "keys, namespace: Team.A")),
     "bad-label": ("keys.yaml", secret("stringData: {client: x}", "keys, labels: {'bad key': x}")),
     "unknown-metadata-field": ("keys.yaml", secret("stringData: {client: x}", "keys, label: {a: b}")),
+    "label-value-number": ("keys.yaml", secret("stringData: {client: x}", "keys, labels: {tier: 1}")),
+    "policy-label-value-number": (
+        "policy.yaml",
+        traffic_policy("{secretRef: {name: keys}}").replace("{name: auth}", "{name: auth, labels: {tier: 1}}"),
+    ),
+    "policy-annotations-list": (
+        "policy.yaml",
+        traffic_policy("{secretRef: {name: keys}}").replace("{name: auth}", "{name: auth, annotations: [a]}"),
+    ),
     # Secret and ConfigMap
     "secret-not-base64": ("keys.yaml", secret("data: {client: 'not base64!!'}")),
     "secret-bad-entry-name": ("keys.yaml", secret("stringData: {'a client': x}")),

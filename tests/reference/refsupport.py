@@ -19,10 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the project may not be installed in the venv running the tests
     sys.path.insert(0, str(ROOT))
 
-from reference_impl.auth.decision import Allow, Deny, RequestParts  # noqa: E402
+from reference_impl.auth.decision import Allow, Deny  # noqa: E402
 from reference_impl.compile.routes import Rule  # noqa: E402
 from reference_impl.compile.snapshot import BackendMap  # noqa: E402
-from reference_impl.gateway.app import DECIDERS, select  # noqa: E402
+from reference_impl.gateway.app import rule_decision, select  # noqa: E402
 from reference_impl.resources import parse_manifest  # noqa: E402
 from reference_impl.store import Store  # noqa: E402
 
@@ -216,12 +216,7 @@ def decide(
     hs = headers(*pairs)
     chosen = pick(store, host=host, path=path, method=method, port=port, hs=hs, query=query)
     assert chosen is not None, "no route matched"
-    auth = chosen.auth
-    if auth is None:
-        return Allow(hs, query, outcome="no-auth")
-    if isinstance(auth, Deny):
-        return auth
-    return DECIDERS[type(auth)](auth, RequestParts(hs, query))
+    return rule_decision(chosen, hs, query)
 
 
 # ---------------------------------------------------------------------------------------------------------------

