@@ -99,7 +99,7 @@ def start_upstream(run: Run, processes: Processes) -> None:
     port = free_port()
     command = harness.envoy_command(run.envoy, run.tmp / "upstream", harness.upstream_bootstrap(port))
     process = processes.start(command, run.tmp / "upstream.log")
-    harness.wait_for_status(port, "", process, timeout=30)
+    harness.wait_for_status(port, "", harness.exited(process), timeout=30)
     run.upstream_url = f"http://127.0.0.1:{port}"
 
 
@@ -236,7 +236,7 @@ def measure_candidates(run: Run) -> dict[str, Any]:
             for proxy in PROXIES:
                 config = {"folder": str(folder), "upstream": run.upstream_url, "server": server, "proxy": proxy}
                 process, port = start_child(processes, run, "candidate", config)
-                harness.wait_for_status(int(port), keys[BENCH_CLIENT], process, timeout=30)
+                harness.wait_for_status(int(port), keys[BENCH_CLIENT], harness.exited(process), timeout=30)
                 targets[f"{server}+{proxy}"] = int(port)
         deadline = time.monotonic() + 2 * len(targets) * run.settings.rounds * (run.settings.seconds + 2)
         rounds = interleaved_wrk(run, targets, keys[BENCH_CLIENT], deadline)

@@ -112,6 +112,10 @@ class Store:
             found.append(resource)
         return found
 
+    def inventory(self) -> Inventory:
+        """The resources held now, indexed as compilation reads them."""
+        return Inventory.of(self._objects.values(), self._created)
+
     def status(self, kind: str, namespace: str, name: str) -> Condition | None:
         """The `Accepted` condition of a policy, as the controller would write it."""
         return self.snapshot.policy_status.get((kind, namespace, name))
@@ -121,7 +125,7 @@ class Store:
 
     # -- internals ----------------------------------------------------------------------------------------
     def _recompile(self) -> None:
-        inventory = Inventory.of(self._objects.values(), self._created)
+        inventory = self.inventory()
         generation = self.snapshot.generation + 1
         try:
             snapshot = compile_snapshot(

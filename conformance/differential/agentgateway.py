@@ -1,9 +1,11 @@
 """Generated agentgateway worlds: Secrets with raw, JSON and hashed entries, ConfigMaps of hashes, and
 AgentgatewayPolicies with every mode and location, attached at every level agentgateway supports.
 
-Every generated policy is valid for agentgateway v1.4 (the pinned release): JSON entries set exactly one of
-`key` and `keyHash`, ConfigMaps hold only `keyHash` entries, selectors match something, and no two policies
-share a target.
+Policies are valid for agentgateway v1.4 (the pinned release) and no two share a target, but now and then a store
+holds one entry agentgateway drops (each way its controller refuses one: empty, bad JSON, both or neither of `key`
+and `keyHash`, a bad hash, metadata that is not an object, a raw key in a ConfigMap) and a policy names a Secret or
+labels nothing has (MISSING): the policy is then PartiallyValid and keeps its valid keys, which the status and
+translation comparisons check.
 """
 
 from __future__ import annotations
@@ -30,6 +32,24 @@ PARAMS = ("api_key", "key")
 COOKIES = ("api_key", "session")
 ENTRY_NAMES = ("alice", "bob", "carol", "dave")
 DEFAULT_LOCATION = {"header": {"name": "Authorization", "prefix": "Bearer "}}
+MISSING = "keys-missing"  # no generated Secret or ConfigMap has this name or `set` label
+BAD_ENTRY = "zoe"  # the name of a store's one invalid entry
+_HASH = "sha256:" + "ab" * 32
+# Entries agentgateway's controller drops, each with its own error (traffic_plugin.go, processAPIKeyAuthentication
+# Policy); none of them is a key any request presents.
+BAD_ENTRIES = (
+    "",
+    "  \t ",
+    "{not json",
+    "{}",
+    '{"metadata": {"team": "a"}}',
+    f'{{"key": "both-set", "keyHash": "{_HASH}"}}',
+    '{"key": 7}',
+    '{"keyHash": "md5:abc"}',
+    '{"keyHash": "sha256:zz"}',
+    '{"keyHash": "sha256:abc"}',
+    f'{{"keyHash": "{_HASH}", "metadata": "text"}}',
+)
 
 
 def _entry(draw: st.DrawFn, key: str, hashed_only: bool) -> str:
@@ -58,6 +78,9 @@ def _stores(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[str]]:
         config_map = draw(st.integers(0, 3)) == 0
         names = draw(st.lists(st.sampled_from(ENTRY_NAMES), min_size=len(group), max_size=len(group), unique=True))
         entries = {n: _entry(draw, k, config_map) for n, k in zip(names, group, strict=True)}
+        if draw(st.integers(0, 4)) == 0:
+            bad = (*BAD_ENTRIES, "raw-key-in-a-config-map") if config_map else BAD_ENTRIES
+            entries[BAD_ENTRY] = draw(st.sampled_from(bad))
         stores.append(store("ConfigMap" if config_map else "Secret", NAMESPACE, index, entries))
     return stores, values
 
@@ -71,11 +94,13 @@ def _authentication(draw: st.DrawFn, stores: list[dict[str, Any]]) -> dict[str, 
     choices = ["secretRef", "secretSelector"] if secrets else []
     choices += ["configMapSelector"] if len(secrets) < len(stores) else []
     how = draw(st.sampled_from(choices))
+    missing = draw(st.integers(0, 9)) == 0
     if how == "secretRef":
-        auth["secretRef"] = {"name": draw(st.sampled_from([s["metadata"]["name"] for s in secrets]))}
+        names = [MISSING] if missing else [s["metadata"]["name"] for s in secrets]
+        auth["secretRef"] = {"name": draw(st.sampled_from(names))}
     else:
         kind = "Secret" if how == "secretSelector" else "ConfigMap"
-        labels = sorted({s["metadata"]["labels"]["set"] for s in stores if s["kind"] == kind})
+        labels = [MISSING] if missing else sorted({s["metadata"]["labels"]["set"] for s in stores if s["kind"] == kind})
         auth[how] = {"matchLabels": {"set": draw(st.sampled_from(labels))}}
     location = draw(st.sampled_from((None, "header", "queryParameter", "cookie")))
     if location == "header":
@@ -148,6 +173,7 @@ def feature_tag(case: Case, outcome: RequestOutcome) -> str:
     checks = (
         ("APIKeyAuthPermissiveMode", any(auth.get("mode") == "Permissive" for auth in auths)),
         ("APIKeyAuthOptionalMode", any(auth.get("mode") == "Optional" for auth in auths)),
+        ("APIKeyAuthMissingSecret", any(MISSING in str(auth) for auth in auths)),
         ("APIKeyAuthQuerySource", "upstream query" in aspects or any("queryParameter" in loc for loc in locations)),
         ("APIKeyAuthCookieSource", any("cookie" in loc for loc in locations)),
         ("APIKeyAuthHashedKeys", any('"keyHash"' in v for v in values)),

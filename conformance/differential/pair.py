@@ -16,13 +16,14 @@ from conformance.consistency import ConsistencySettings
 from conformance.differential import wire
 from conformance.differential.echo import EchoServer
 from conformance.differential.model import Observation, PolicyStatus
+from conformance.differential.translation import Translations, from_reference, from_xds
 from conformance.envoy import projection
 from conformance.http import RequestSpec
 from conformance.kube.conditions import POLICY_KINDS
 from conformance.profiles import PROFILES
 from conformance.redact import REDACTOR
 from conformance.targets import TargetError, load_target, make_target
-from conformance.targets.base import HasEnvoyConfig
+from conformance.targets.base import HasAgentgatewayXds, HasEnvoyConfig, HasStore
 from conformance.targets.options import EmbeddedOptions
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,16 @@ class TargetPair:
             # New connections for the new configuration: a kept-alive connection may see the previous one.
             client.new_connections()
 
+    @property
+    def traffic_unavailable(self) -> str | None:
+        """Why no request can be sent through one of the targets (a controller without its data plane), or None."""
+        return next((t.traffic_unavailable for t in self.targets if t.traffic_unavailable), None)
+
     def send(self, request: RequestSpec) -> tuple[Observation, Observation]:
+        """What each target answered; when one cannot send requests, neither is sent (the same `not sent`)."""
+        if self.traffic_unavailable:
+            unsent = Observation(0, None, None, None, error=f"not sent: {self.traffic_unavailable}")
+            return unsent, unsent
         port = request.listener_port or self.profile.listener_port
         a, b = (wire.send(client.http, client.base_url(port), request) for client in self.clients)
         return a, b
@@ -143,6 +153,23 @@ class TargetPair:
         port = self.profile.listener_port
         a, b = (projection.project(t.envoy_config(port)) for t in targets)
         return a, b
+
+    def translations(self) -> tuple[Translations, Translations] | None:
+        """Both sides' translation of the profile Gateway's AgentgatewayPolicies (conformance/differential/
+        translation.py): the real controller's xDS, or the reference gateway's compiled policies; None unless
+        the profile is agentgateway's and both targets can show theirs."""
+        if self.profile.name != "agentgateway" or len(self.targets) != 2:
+            return None
+        sides = []
+        gateway = (self.profile.gateway_namespace, self.profile.gateway_name)
+        for target in self.targets:
+            if isinstance(target, HasAgentgatewayXds):
+                sides.append(from_xds(target.agentgateway_xds(*gateway)))
+            elif isinstance(target, HasStore) and target.store is not None:
+                sides.append(from_reference(target.store.inventory()))
+            else:
+                return None
+        return sides[0], sides[1]
 
     def versions(self) -> dict[str, dict[str, str]]:
         return {label: target.versions() for label, target in zip(self.labels, self.targets, strict=False)}

@@ -78,6 +78,7 @@ def build_report(result: DifferentialResult, scenarios_path: Path | None = None)
         "compared": {
             "policies": result.policies,
             "requests": result.requests,
+            "requestsSent": result.not_sent is None,
             "shrinkingPolicies": result.shrink_policies,
             "shrinkingRequests": result.shrink_requests,
             "unstable": result.unstable,
@@ -129,12 +130,15 @@ def write_scenarios(result: DifferentialResult, path: Path) -> Path:
 def summary_lines(result: DifferentialResult) -> list[str]:
     """The terminal summary: counts, then each divergence in one line (redacted)."""
     label_a, label_b = result.labels
+    requests = f"{result.requests} requests" if result.not_sent is None else f"no request ({result.requests} not sent)"
     lines = [
         f"differential {label_a} against {label_b} ({result.settings.profile}, seed {result.settings.seed}): "
-        f"compared {result.policies} policies and {result.requests} requests "
+        f"compared {result.policies} policies and {requests} "
         f"(+{result.shrink_policies} policies and {result.shrink_requests} requests while shrinking) "
         f"in {result.elapsed:.1f}s",
     ]
+    if result.not_sent:
+        lines.append(f"only the policies' status and translation were compared: {result.not_sent}")
     if result.unstable:
         lines.append(f"{result.unstable} difference(s) did not repeat when sent again and were not counted")
     for tally in result.known.values():

@@ -25,6 +25,7 @@ from conformance.differential.known import KNOWN, KnownDivergence, classify
 from conformance.differential.minimize import minimize
 from conformance.differential.model import Case, Difference, RequestOutcome
 from conformance.differential.pair import TargetPair
+from conformance.differential.translation import translation_differences
 from conformance.http import RequestSpec
 from conformance.profiles import PROFILES
 from conformance.redact import REDACTOR
@@ -108,6 +109,9 @@ class DifferentialResult:
     unstable: int = 0  # differences that did not repeat when the request was sent again
     elapsed: float = 0.0
     versions: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Why the requests were generated but not sent (a target without its data plane): only the policies'
+    #: status and translation were compared.
+    not_sent: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -159,6 +163,8 @@ class _Search:
         status = status_differences(*self.pair.statuses(case.manifests))
         configs = self.pair.envoy_configs()  # two real Envoys (envoy against local): what each was sent
         status += config_differences(*configs) if configs is not None else []
+        translations = self.pair.translations()  # agentgateway: the real controller's xDS, the reference's policies
+        status += translation_differences(*translations) if translations is not None else []
         outcomes = [self._outcome(case, request, status) for request in case.requests]
         self.cache[fingerprint] = outcomes
         self.compared_requests += len(outcomes)
@@ -295,6 +301,7 @@ def run_differential(
     try:
         result = _run(config, pair, progress)
         result.versions = pair.versions()
+        result.not_sent = pair.traffic_unavailable
     finally:
         if own:
             pair.close()

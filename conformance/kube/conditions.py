@@ -129,12 +129,14 @@ def _ancestor_settled(entry: Obj, obj: Obj) -> str | None:
     if accepted.get("reason") in TRANSIENT_REASONS:
         return describe(accepted)
     attached = _find(entry_conditions, "Attached")
-    if accepted.get("status") != "True" or attached is None:
+    # The controller writes an ancestor's conditions in one update, so an Attached condition older than a current
+    # Accepted is one it did not write this time: agentgateway v1.4.1 writes none beside a PartiallyValid Accepted
+    # and keeps the earlier one (controller/pkg/agentgateway/plugins/traffic_plugin.go PolicyConditionMap,
+    # status.go setConditions).
+    if accepted.get("status") != "True" or attached is None or _stale(attached, obj):
         return None
     # Accepted but not attached yet (agentgateway reports a target it has not resolved this way).
-    return _not_current(attached, obj, "Attached") or (
-        describe(attached) if attached.get("reason") in TRANSIENT_REASONS else None
-    )
+    return describe(attached) if attached.get("reason") in TRANSIENT_REASONS else None
 
 
 #: Accepted=False reasons with which a controller reports a route it has acted on: kgateway serves a rule it cannot

@@ -28,15 +28,14 @@ import shutil
 import subprocess
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from conformance.local.build import BuildError, cache_dir, run_logged
-from conformance.local.controlplane import Process, wait_ready
-from conformance.local.kgateway import busy_ports, module_dir
+from conformance.local.controlplane import ControllerProcess
+from conformance.local.kgateway import module_dir
 
 log = logging.getLogger("conformance.local")
 
@@ -45,9 +44,6 @@ API_MODULE = "github.com/agentgateway/agentgateway/api"
 CONTROLLER_NAMESPACE = "agentgateway-system"
 GATEWAY_CLASS = "agentgateway"  # the GatewayClass the controller creates and accepts itself
 XDS_PORT = 9978
-# Fixed by agentgateway (controller/pkg/setup/setup.go, pkg/wellknown/ports.go): the same as kgateway's, so the two
-# controllers never run at once on one machine.
-FIXED_PORTS = {9092: "metrics", 9093: "health probes", 9095: "admin"}
 
 # The code generators (apigen/go.mod pins the versions agentgateway v1.4.1's tools/go.mod uses), and what the root
 # Makefile's gen step generates: the Go code of these two files (their imports come along as Go packages).
@@ -153,20 +149,15 @@ def generate_api(module_copy: Path, env: dict[str, str]) -> None:
 
 # -- the controller ------------------------------------------------------------------------------------------------
 @dataclass
-class Controller:
-    """The agentgateway controller process (no data plane: its xDS is read with `read_xds`)."""
+class Controller(ControllerProcess):
+    """The agentgateway controller process (no data plane: its xDS is read with `read_xds`); its namespace
+    CONTROLLER_NAMESPACE must exist."""
 
-    binary: Path
-    kubeconfig: Path
-    work_dir: Path
+    name: ClassVar[str] = "agentgateway"
     xds_port: int = XDS_PORT
-    log_level: str = "info"
-    process: Process | None = None
 
-    def environment(self) -> dict[str, str]:
+    def settings(self) -> dict[str, str]:
         return {
-            **os.environ,
-            "KUBECONFIG": str(self.kubeconfig),
             "AGW_XDS_AUTH": "false",
             "AGW_DISABLE_LEADER_ELECTION": "true",
             "AGW_LISTENER_BIND_IPV6": "false",
@@ -174,37 +165,6 @@ class Controller:
             "AGW_LOG_LEVEL": self.log_level,
             "POD_NAMESPACE": CONTROLLER_NAMESPACE,
         }
-
-    def start(self, timeout: float = 120.0) -> None:
-        """Start it against the API server of `kubeconfig`, whose namespace CONTROLLER_NAMESPACE must exist."""
-        taken = busy_ports({**FIXED_PORTS, self.xds_port: "xDS"})
-        if taken:
-            raise RuntimeError(
-                f"agentgateway needs ports that are in use: {', '.join(taken)} (its own are fixed and the same as "
-                "kgateway's, so one agentgateway or kgateway controller runs per machine; is another run, a "
-                "kgateway or an agentgateway already running?)"
-            )
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.work_dir / "agentgateway.log"
-        self.process = Process("agentgateway", [str(self.binary)], log_path, self.environment())
-        self.process.start()
-        wait_ready(self.process, _health, timeout, "the agentgateway controller")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
-
-    def exited(self) -> str | None:
-        return self.process.exited() if self.process is not None else None
-
-
-def _health() -> str | None:
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:9093/readyz", timeout=2) as response:
-            return None if response.status == 200 else f"readyz answered {response.status}"
-    except OSError as error:
-        return f"readyz: {error}"
 
 
 # -- what it serves a Gateway's proxies ------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import socket
 import ssl
 import subprocess
 import time
@@ -17,6 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from conformance.envoy.process import free_ports
 from conformance.local.pki import Pki, kubeconfig, make_pki
@@ -183,3 +186,74 @@ def _http_ready(url: str, expected: bytes, context: ssl.SSLContext | None = None
     except OSError as error:
         return f"{url}: {error}"
     return None if expected in body else f"{url} answered {body[:200]!r}"
+
+
+# -- a controller out of cluster ---------------------------------------------------------------------------------
+#: The ports kgateway and agentgateway both fix (setup.go, wellknown/ports.go of each): one controller per machine.
+CONTROLLER_PORTS = {9092: "metrics", 9093: "health probes", 9095: "admin"}
+
+
+def busy_ports(ports: dict[int, str]) -> list[str]:
+    """Those of `ports` something on this machine holds, as "<port> (<what>)"."""
+    taken = []
+    for port, what in ports.items():
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Go's listeners: TIME_WAIT is no owner
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                taken.append(f"{port} ({what})")
+    return taken
+
+
+@dataclass
+class ControllerProcess:
+    """A controller binary run out of cluster against the API server of `kubeconfig`, with the settings of
+    `environment()`; ready once its health port answers /readyz."""
+
+    name: ClassVar[str]
+    fixed_ports: ClassVar[dict[int, str]] = CONTROLLER_PORTS
+
+    binary: Path
+    kubeconfig: Path
+    work_dir: Path
+    xds_port: int
+    log_level: str = "info"
+    process: Process | None = None
+
+    def settings(self) -> dict[str, str]:
+        """The controller's own settings (its environment variables)."""
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig), **self.settings()}
+
+    def start(self, timeout: float = 120.0) -> None:
+        taken = busy_ports({**self.fixed_ports, self.xds_port: "xDS"})
+        if taken:
+            raise RuntimeError(
+                f"{self.name} needs ports that are in use: {', '.join(taken)} (its own are fixed and the same as "
+                "the other controller's, so one agentgateway or kgateway controller runs per machine; is another "
+                "run or controller already running?)"
+            )
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.work_dir / f"{self.name}.log"
+        self.process = Process(self.name, [str(self.binary)], log_path, self.environment())
+        self.process.start()
+        wait_ready(self.process, _controller_ready, timeout, f"the {self.name} controller")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+    def exited(self) -> str | None:
+        return self.process.exited() if self.process is not None else None
+
+
+def _controller_ready() -> str | None:
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:9093/readyz", timeout=2) as response:
+            return None if response.status == 200 else f"readyz answered {response.status}"
+    except OSError as error:
+        return f"readyz: {error}"

@@ -17,27 +17,26 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
 from conformance.envoy.process import EnvoyProcess
 from conformance.local.build import build_env
-from conformance.local.controlplane import Process, wait_ready
+from conformance.local.controlplane import CONTROLLER_PORTS, ControllerProcess
 
 log = logging.getLogger("conformance.local")
 
 CONTROLLER_NAMESPACE = "kgateway-system"
 SELF_MANAGED = "self-managed"  # the GatewayParameters every Gateway of the class uses
+GATEWAY_CLASS = "kgateway"  # the GatewayClass the controller creates and accepts itself
 # Fixed by kgateway (pkg/kgateway/setup/setup.go, wellknown/ports.go): metrics, health probes, admin, pprof.
-FIXED_PORTS = {9092: "metrics", 9093: "health probes", 9095: "admin", 9099: "pprof"}
+FIXED_PORTS = {**CONTROLLER_PORTS, 9099: "pprof"}
 ADMIN_PORT = 9095
 ROLE_PREFIX = "kgateway-kube-gateway-api"
 GATEWAY_API_MODULE = "sigs.k8s.io/gateway-api"
@@ -61,16 +60,21 @@ def module_dir(module_folder: Path, module: str) -> tuple[Path, str]:
     return Path(info["Dir"]), str(info["Version"])
 
 
-def crd_files(module_folder: Path, gateway_api_version: str) -> Iterator[Path]:
-    """The CRDs as released: Gateway API's standard channel (the version kgateway requires, which must be the one
-    clusters/versions.yaml pins) and the kgateway-crds chart's templates."""
+def gateway_api_crd_files(module_folder: Path, gateway_api_version: str) -> list[Path]:
+    """Gateway API's standard channel CRDs as released, from the version kgateway's module requires, which must be
+    the one clusters/versions.yaml pins (agentgateway runs on the same install)."""
     gateway_api, version = module_dir(module_folder, GATEWAY_API_MODULE)
     if version != gateway_api_version:
         raise RuntimeError(
             f"kgateway requires Gateway API {version}; clusters/versions.yaml pins {gateway_api_version}"
         )
+    return sorted((gateway_api / "config" / "crd" / "standard").glob("*.yaml"))
+
+
+def crd_files(module_folder: Path, gateway_api_version: str) -> Iterator[Path]:
+    """The CRDs as released: Gateway API's standard channel and the kgateway-crds chart's templates."""
+    yield from gateway_api_crd_files(module_folder, gateway_api_version)
     kgateway, _ = module_dir(module_folder, KGATEWAY_MODULE)
-    yield from sorted((gateway_api / "config" / "crd" / "standard").glob("*.yaml"))
     yield from sorted((kgateway / "install" / "helm" / "kgateway-crds" / "templates").glob("*.yaml"))
 
 
@@ -87,33 +91,15 @@ def self_managed_parameters() -> dict[str, Any]:
     }
 
 
-def busy_ports(ports: dict[int, str]) -> list[str]:
-    taken = []
-    for port, what in ports.items():
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Go's listeners: TIME_WAIT is no owner
-            try:
-                sock.bind(("0.0.0.0", port))
-            except OSError:
-                taken.append(f"{port} ({what})")
-    return taken
-
-
 @dataclass
-class Controller:
+class Controller(ControllerProcess):
     """The kgateway controller process."""
 
-    binary: Path
-    kubeconfig: Path
-    work_dir: Path
-    xds_port: int
-    log_level: str = "info"
-    process: Process | None = None
+    name: ClassVar[str] = "kgateway"
+    fixed_ports: ClassVar[dict[int, str]] = FIXED_PORTS
 
-    def environment(self) -> dict[str, str]:
+    def settings(self) -> dict[str, str]:
         return {
-            **os.environ,
-            "KUBECONFIG": str(self.kubeconfig),
             "KGW_XDS_AUTH": "false",
             "KGW_DISABLE_LEADER_ELECTION": "true",
             "DISABLE_POD_LOCALITY_XDS": "true",
@@ -125,25 +111,6 @@ class Controller:
             ),
             "POD_NAMESPACE": CONTROLLER_NAMESPACE,
         }
-
-    def start(self, timeout: float = 120.0) -> None:
-        taken = busy_ports({**FIXED_PORTS, self.xds_port: "xDS"})
-        if taken:
-            raise RuntimeError(
-                f"kgateway needs ports that are in use: {', '.join(taken)} (its own are fixed, so one kgateway "
-                "controller runs per machine; is another run or a kgateway already running?)"
-            )
-        self.process = Process("kgateway", [str(self.binary)], self.work_dir / "kgateway.log", self.environment())
-        self.process.start()
-        wait_ready(self.process, _health, timeout, "the kgateway controller")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
-
-    def exited(self) -> str | None:
-        return self.process.exited() if self.process is not None else None
 
 
 def role(namespace: str, gateway: str) -> str:
@@ -164,14 +131,6 @@ def snapshot_versions(namespace: str, gateway: str) -> set[str] | None:
     if not isinstance(snapshot, dict):
         return None
     return {str(r["Version"]) for r in snapshot.get("Resources") or [] if isinstance(r, dict) and r.get("Items")}
-
-
-def _health() -> str | None:
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:9093/readyz", timeout=2) as response:
-            return None if response.status == 200 else f"readyz answered {response.status}"
-    except OSError as error:
-        return f"readyz: {error}"
 
 
 def envoy_bootstrap(namespace: str, gateway: str, xds_port: int) -> dict[str, Any]:

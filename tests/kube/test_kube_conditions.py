@@ -229,10 +229,29 @@ def test_every_ancestor_must_be_current() -> None:
     assert reads_until_ready(POLICY, sequence) == 2
 
 
-def test_a_stale_attached_condition_is_not_final() -> None:
+def test_an_attached_condition_the_controller_did_not_rewrite_does_not_hold_the_wait() -> None:
+    # Observed on agentgateway v1.4.1: re-applied with an invalid entry, the policy's Accepted became PartiallyValid
+    # for generation 2 while the Attached condition of generation 1 stayed (it writes no Attached beside a
+    # PartiallyValid Accepted, and keeps the conditions it does not write).
     sequence = [
         policy(
-            ancestor(condition("True", "Valid", generation=2), attached("True", "Attached", generation=1)), generation=2
+            ancestor(condition("True", "Valid", generation=1), attached("True", "Attached", generation=1)), generation=2
+        ),
+        policy(
+            ancestor(
+                condition("True", "PartiallyValid", "secret keys-1 contains invalid key zoe: ...", generation=2),
+                attached("True", "Attached", generation=1),
+            ),
+            generation=2,
+        ),
+    ]
+    assert reads_until_ready(POLICY, sequence) == 2
+
+
+def test_a_current_pending_attached_condition_is_not_final() -> None:
+    sequence = [
+        policy(
+            ancestor(condition("True", "Valid", generation=2), attached("False", "Pending", generation=2)), generation=2
         ),
         policy(
             ancestor(condition("True", "Valid", generation=2), attached("True", "Attached", generation=2)), generation=2

@@ -232,9 +232,9 @@ def test_a_port_the_controller_needs_is_reported_taken() -> None:
         holder.bind(("0.0.0.0", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        assert kgateway.busy_ports({port: "xDS"}) == [f"{port} (xDS)"]
+        assert controlplane.busy_ports({port: "xDS"}) == [f"{port} (xDS)"]
     (free,) = free_ports(1, "0.0.0.0")
-    assert kgateway.busy_ports({free: "xDS"}) == []
+    assert controlplane.busy_ports({free: "xDS"}) == []
 
 
 def test_each_envoy_asks_the_controller_for_its_gateways_snapshot() -> None:
@@ -283,3 +283,56 @@ def test_the_versions_under_test_come_from_versions_yaml() -> None:
     pins = yaml.safe_load((clusters_dir() / "versions.yaml").read_text())["local"]
     found = LocalTarget.implementation_versions({})["kgateway"]
     assert found.version == pins["kgateway"]["version"]
+
+
+def test_one_controller_per_run_chosen_by_the_profile_or_the_implementation_option(tmp_path: Path) -> None:
+    assert LocalTarget.profiles_for(LocalTarget.Options.parse({})) == {"kgateway"}
+    assert LocalTarget.profiles_for(LocalTarget.Options.parse({"profiles": ("agentgateway",)})) == {"agentgateway"}
+    chosen = LocalTarget.Options.parse({"implementation": "agentgateway"})
+    assert LocalTarget.profiles_for(chosen) == {"agentgateway"}
+    assert set(LocalTarget.implementation_versions(chosen)) == {"agentgateway"}
+    with pytest.raises(ValueError, match="one controller at a time"):
+        LocalTarget.Options.parse({"implementation": "kgateway,agentgateway"})
+
+    kgateway_run = LocalTarget({"work_dir": str(tmp_path)})
+    assert (kgateway_run.implementation, kgateway_run.xds_port, kgateway_run.traffic_unavailable) == (
+        "kgateway",
+        9977,
+        None,
+    )
+    assert set(kgateway_run.components) == {"etcd", "kube-apiserver", "kgateway"}
+
+
+def test_agentgateway_runs_its_controller_only_and_sends_no_request(tmp_path: Path) -> None:
+    target = LocalTarget({"work_dir": str(tmp_path), "profiles": ("agentgateway",), "xds_port": 19978})
+    assert (target.implementation, target.xds_port) == ("agentgateway", 19978)
+    assert set(target.components) == {"etcd", "kube-apiserver", "agentgateway", "agentgateway-xds"}
+    assert target.traffic_unavailable is not None and "data plane" in target.traffic_unavailable
+    assert (target.controller_namespace, target.gateway_class) == ("agentgateway-system", "agentgateway")
+    with pytest.raises(TargetError, match="sends no request: agentgateway's data plane is Rust"):
+        target.base_url(80)
+    with pytest.raises(TargetError, match="runs no Envoy"):
+        target.envoy_config(80)
+    with pytest.raises(TargetError, match="only when it runs the agentgateway controller"):
+        target.agentgateway_xds("agentgateway-system", "agentgateway-proxy")  # not started
+
+
+def test_a_controller_outside_its_supported_kubernetes_range_stops_the_start(tmp_path: Path) -> None:
+    target = LocalTarget({"work_dir": str(tmp_path), "profiles": ("agentgateway",)})
+    target._check_supported("v1.36.1")  # inside agentgateway 1.4's range
+    with pytest.raises(TargetError, match=r"cannot run agentgateway here: agentgateway v1\.4\.1 supports Kubernetes"):
+        target._check_supported("v1.37.0")
+    with pytest.raises(TargetError, match="cannot tell the API server's Kubernetes version"):
+        target._check_supported("unknown")
+    kgateway_run = LocalTarget({"work_dir": str(tmp_path)})
+    with pytest.raises(TargetError, match=r"kgateway v2\.3\.\d+ supports Kubernetes v1\.31 to v1\.35, not v1\.36\.0"):
+        kgateway_run._check_supported("v1.36.0")
+
+
+@pytest.mark.parametrize(
+    "option", ["kgateway_version=v2.3.7", "gateway_api_version=v1.6.0", "dry_run=true", "install=false", "kubeconfig=k"]
+)
+def test_cluster_options_that_do_not_apply_are_refused_by_name(option: str) -> None:
+    name, _, value = option.partition("=")
+    with pytest.raises(ValueError, match=rf"target option {name}='{value}': does not apply to the local target"):
+        LocalTarget.Options.parse({name: value})

@@ -20,7 +20,7 @@ from conformance.kube.conditions import ObjectRef, is_accepted, policy_settled
 from conformance.kube.recipes import compatibility_problems, load_recipes
 from conformance.kube.versions import Version
 from conformance.local import agentgateway, build
-from conformance.local.kgateway import busy_ports
+from conformance.local.controlplane import CONTROLLER_PORTS, busy_ports
 from conformance.targets.local import REQUIRED
 from reference_impl.poll import poll
 
@@ -53,7 +53,7 @@ def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     kubernetes = Version.find(api_server.plane.version())
     problems = compatibility_problems(load_recipes(), ("agentgateway",), kubernetes)
     assert kubernetes is not None and not problems, problems
-    ports = {**agentgateway.FIXED_PORTS, agentgateway.XDS_PORT: "xDS"}
+    ports = {**CONTROLLER_PORTS, agentgateway.XDS_PORT: "xDS"}
     # The fixed ports are shared by every kgateway and agentgateway controller on the machine: wait for them.
     poll(lambda: ", ".join(busy_ports(ports)) or None, timeout=PORT_WAIT, what="the controller's ports", interval=2)
     if not api_server.api.namespace_exists(agentgateway.CONTROLLER_NAMESPACE):
