@@ -69,7 +69,13 @@ for seed in range(1, 6):  # almost always the first seed; a few more make the ce
         break
 display(faulty)
 
+# %% [markdown]
+# The faulty gateway lets the request through where Envoy answers 401: to the upstream (200), or to the 500 of a
+# route kgateway replaced (an invalid route policy behind a valid one around it), so the run may list both kinds.
+# The scenario of the first:
+
 # %%
-[divergence] = faulty.result.unknown
-assert "status 200/401" in divergence.signature and divergence.reproducible
+assert all({"status 200/401", "status 500/401"} & set(d.signature) for d in faulty.result.unknown)
+[divergence] = [d for d in faulty.result.unknown if "status 200/401" in d.signature]
+assert divergence.reproducible
 print(faulty.scenario(divergence.number))

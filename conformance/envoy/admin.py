@@ -47,6 +47,13 @@ class Admin:
     def applied_versions(self) -> AppliedVersions:
         return parse_versions(self.config_dump())
 
+    def accepted_versions(self) -> AppliedVersions:
+        """The version of the last update each xDS subscription accepted (the `version_text` readouts): LDS, CDS and
+        each RDS route configuration. Unlike the config dump, a route configuration whose content did not change
+        still shows the version of the update that carried it."""
+        _, body = self.get("/stats?filter=version_text")
+        return parse_version_texts(body.decode("utf-8", errors="replace"))
+
     def counters(self) -> dict[str, int]:
         _, body = self.get("/stats?format=json&type=Counters")
         return {s["name"]: int(s.get("value", 0)) for s in json.loads(body).get("stats", []) if "name" in s}
@@ -58,11 +65,6 @@ class Admin:
         except (OSError, ValueError):
             return ""
         return ", ".join(f"{k}={v}" for k, v in sorted(counters.items()) if k.endswith("update_rejected") and v)
-
-    def held_versions(self) -> set[str]:
-        """Every xDS version Envoy holds: listeners, clusters and each RouteConfiguration."""
-        applied = self.applied_versions()
-        return {v for v in (applied.lds, applied.cds, *applied.routes.values()) if v}
 
     def api_key_auth_stats(self) -> dict[str, int]:
         return sum_api_key_auth(self.counters())
@@ -100,3 +102,21 @@ def sum_api_key_auth(counters: dict[str, int]) -> dict[str, int]:
         if head.endswith(".api_key_auth") and counter in totals:
             totals[counter] += value
     return totals
+
+
+def parse_version_texts(text: str) -> AppliedVersions:
+    """From admin `/stats?filter=version_text` lines (`name: "value"`)."""
+    lds = cds = None
+    routes: dict[str, str] = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition(": ")
+        if not sep or not name.endswith(".version_text"):
+            continue
+        version = value.strip().strip('"')
+        if name == "listener_manager.lds.version_text":
+            lds = version
+        elif name == "cluster_manager.cds.version_text":
+            cds = version
+        elif ".rds." in name:  # http.<stat prefix>.rds.<route configuration>.version_text
+            routes[name.split(".rds.", 1)[1].removesuffix(".version_text")] = version
+    return AppliedVersions(lds or None, cds or None, {k: v for k, v in routes.items() if v})

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from conformance.envoy.admin import AppliedVersions
 from conformance.envoy.process import EnvoyProcess
 from conformance.local.build import build_env
 from conformance.local.controlplane import CONTROLLER_PORTS, ControllerProcess
@@ -118,10 +119,19 @@ def role(namespace: str, gateway: str) -> str:
     return f"{ROLE_PREFIX}~{namespace}~{gateway}"
 
 
-def snapshot_versions(namespace: str, gateway: str) -> set[str] | None:
-    """The versions of the xDS snapshot the controller holds for the Gateway's Envoys (its admin's /snapshots/xds),
-    None while it holds none. The snapshot carries every API key the Gateway's routes hold: only the versions are
-    read from it, nothing of it is kept, logged or shown."""
+@dataclass(frozen=True)
+class SnapshotVersions:
+    """What the controller's xDS snapshot for one Gateway holds, without its content: the version of each resource
+    type it has, and the names of its resources."""
+
+    versions: frozenset[str]
+    names: frozenset[str]
+
+
+def snapshot_versions(namespace: str, gateway: str) -> SnapshotVersions | None:
+    """The controller's xDS snapshot for the Gateway's Envoys (its admin's /snapshots/xds), None while it holds
+    none. The snapshot carries every API key the Gateway's routes hold: only versions and resource names are read
+    from it, nothing of it is kept, logged or shown."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{ADMIN_PORT}/snapshots/xds", timeout=5) as response:
             body = json.load(response)
@@ -130,7 +140,20 @@ def snapshot_versions(namespace: str, gateway: str) -> set[str] | None:
     snapshot = (body.get("data") or {}).get(role(namespace, gateway)) if isinstance(body, dict) else None
     if not isinstance(snapshot, dict):
         return None
-    return {str(r["Version"]) for r in snapshot.get("Resources") or [] if isinstance(r, dict) and r.get("Items")}
+    kinds = [r for r in snapshot.get("Resources") or [] if isinstance(r, dict) and r.get("Items")]
+    return SnapshotVersions(
+        frozenset(str(r["Version"]) for r in kinds),
+        frozenset(str(name) for r in kinds if isinstance(r["Items"], dict) for name in r["Items"]),
+    )
+
+
+def stale_versions(held: AppliedVersions, wanted: SnapshotVersions) -> set[str]:
+    """The versions an Envoy accepted last (Admin.accepted_versions) that are not the controller's: of its listeners,
+    its clusters and each route configuration the snapshot still has. A route configuration the snapshot dropped is
+    left out: Envoy keeps its subscription while a removed listener that used it drains (minutes), and no update
+    will ever change its version."""
+    routes = [version for name, version in held.routes.items() if name in wanted.names]
+    return {v for v in (held.lds, held.cds, *routes) if v} - wanted.versions
 
 
 def envoy_bootstrap(namespace: str, gateway: str, xds_port: int) -> dict[str, Any]:

@@ -330,7 +330,7 @@ class LocalTarget(KubeTarget):
             if wanted != seen["wanted"]:
                 seen.update(wanted=wanted, since=now)
             try:
-                stale = admin.held_versions() - wanted
+                stale = kgateway.stale_versions(admin.accepted_versions(), wanted)
                 rejected = admin.rejected_updates()
             except OSError as error:
                 return f"its admin interface: {error}"

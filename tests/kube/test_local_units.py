@@ -18,6 +18,7 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from conformance.envoy.admin import AppliedVersions, parse_version_texts
 from conformance.envoy.process import free_ports
 from conformance.kube.recipes import clusters_dir
 from conformance.local import build, controlplane, kgateway, pki
@@ -336,3 +337,29 @@ def test_cluster_options_that_do_not_apply_are_refused_by_name(option: str) -> N
     name, _, value = option.partition("=")
     with pytest.raises(ValueError, match=rf"target option {name}='{value}': does not apply to the local target"):
         LocalTarget.Options.parse({name: value})
+
+
+def test_an_envoy_is_current_when_it_holds_the_controllers_versions_of_what_the_snapshot_still_has() -> None:
+    wanted = kgateway.SnapshotVersions(frozenset({"7", "8"}), frozenset({"listener~8080", "kube_httpbin"}))
+    current = AppliedVersions(lds="7", cds="7", routes={"listener~8080": "8"})
+    assert kgateway.stale_versions(current, wanted) == set()
+    # A route configuration the snapshot dropped stays in Envoy while its removed listener drains: not awaited.
+    draining = AppliedVersions(lds="7", cds="7", routes={"listener~8080": "8", "listener~8081": "5"})
+    assert kgateway.stale_versions(draining, wanted) == set()
+    behind = AppliedVersions(lds="6", cds="7", routes={"listener~8080": "5"})
+    assert kgateway.stale_versions(behind, wanted) == {"5", "6"}
+
+
+def test_each_subscriptions_accepted_version_is_read_from_its_version_text() -> None:
+    # As Envoy 1.38 prints them: a route configuration whose content did not change keeps its old version in the
+    # config dump, but its RDS subscription's version_text is that of the update that carried it.
+    text = "\n".join(
+        [
+            'cluster.kube_httpbin_8000.version_text: "85"',
+            'cluster_manager.cds.version_text: "56"',
+            'http.http.rds.listener~8080.version_text: "99"',
+            'http.http.rds.listener~8081.version_text: ""',
+            'listener_manager.lds.version_text: "12"',
+        ]
+    )
+    assert parse_version_texts(text) == AppliedVersions(lds="12", cds="56", routes={"listener~8080": "99"})
