@@ -124,6 +124,18 @@ def test_unset_mode_and_location_are_the_protos_and_the_proxys_defaults() -> Non
     assert list(from_xds(gateway_level)) == [f"AgentgatewayPolicy {NS}/auth-route at Gateway {NS}/{GW}/http"]
 
 
+def _against_a_status_only_reference(examples: int, seed: int) -> tuple[DifferentialSettings, TargetPair]:
+    """The reference gateway against one that sends no request (status_only): like agentgateway's controller."""
+    settings = DifferentialSettings(
+        targets=("reference", "reference"),
+        profile="agentgateway",
+        examples=examples,
+        seed=seed,
+        target_options=({}, {"status_only": True}),
+    )
+    return settings, TargetPair(settings.targets, settings.target_options, settings.profile)
+
+
 def test_a_status_only_target_sends_no_request_and_the_run_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,14 +145,7 @@ def test_a_status_only_target_sends_no_request_and_the_run_says_so(
     sent: list[object] = []
     monkeypatch.setattr(wire, "send", lambda *args: sent.append(args))
 
-    settings = DifferentialSettings(
-        targets=("reference", "reference"),
-        profile="agentgateway",
-        examples=8,
-        seed=3,
-        target_options=({}, {"status_only": True}),
-    )
-    pair = TargetPair(settings.targets, settings.target_options, settings.profile)
+    settings, pair = _against_a_status_only_reference(examples=8, seed=3)
     pair.start()
     try:
         result = run_differential(settings, pair=pair)
@@ -156,14 +161,7 @@ def test_a_status_only_target_sends_no_request_and_the_run_says_so(
 
 
 def test_a_translation_difference_is_a_divergence_even_when_no_request_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = DifferentialSettings(
-        targets=("reference", "reference"),
-        profile="agentgateway",
-        examples=5,
-        seed=4,
-        target_options=({}, {"status_only": True}),
-    )
-    pair = TargetPair(settings.targets, settings.target_options, settings.profile)
+    settings, pair = _against_a_status_only_reference(examples=5, seed=4)
     honest = pair.translations
 
     def one_side_permissive() -> Any:
