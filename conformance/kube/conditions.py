@@ -226,6 +226,20 @@ def is_accepted(obj: Obj | None) -> tuple[bool, str]:
     return done, describe(accepted)
 
 
+def condition_true(type_: str) -> Check:
+    """`status.conditions` has `type_`=True (a CRD Established, a GatewayClass Accepted)."""
+
+    def check(obj: Obj | None) -> tuple[bool, str]:
+        if obj is None:
+            return False, "not found"
+        found = _find((obj.get("status") or {}).get("conditions") or [], type_)
+        if found is None:
+            return False, f"no {type_} condition yet"
+        return found.get("status") == "True", describe(found)
+
+    return check
+
+
 def exists(obj: Obj | None) -> tuple[bool, str]:
     return obj is not None, "present" if obj is not None else "not found"
 
@@ -329,9 +343,10 @@ def wait_for(
     *,
     clock: Clock = SYSTEM,
     poll_interval: float = 0.25,
+    alive: Callable[[], str | None] | None = None,
 ) -> None:
     """Poll `read` until every expectation holds; TimeoutError naming each resource still waiting, what it
-    waits for, and the last status seen."""
+    waits for, and the last status seen. `alive` says why the wait can never end (a process that died), if so."""
     pending = list(expectations)
     last_seen: dict[ObjectRef, str] = {}
 
@@ -353,6 +368,7 @@ def wait_for(
         timeout=timeout,
         what="resources",
         interval=poll_interval,
+        alive=alive,
         on_timeout=lambda details, elapsed, _: TimeoutError(f"not ready after {elapsed:.1f} s: {details}"),
         clock=clock,
     )

@@ -19,7 +19,7 @@ import json
 import logging
 import subprocess
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,6 +28,7 @@ import yaml
 
 from conformance.envoy.admin import AppliedVersions
 from conformance.envoy.process import EnvoyProcess
+from conformance.kube.conditions import Expectation, ObjectRef, condition_true, wait_for
 from conformance.local.build import build_env
 from conformance.local.controlplane import CONTROLLER_PORTS, ControllerProcess
 
@@ -36,6 +37,8 @@ log = logging.getLogger("conformance.local")
 CONTROLLER_NAMESPACE = "kgateway-system"
 SELF_MANAGED = "self-managed"  # the GatewayParameters every Gateway of the class uses
 GATEWAY_CLASS = "kgateway"  # the GatewayClass the controller creates and accepts itself
+CRD_API, CRD_KIND = "apiextensions.k8s.io/v1", "CustomResourceDefinition"
+CRD_READY = condition_true("Established")
 # Fixed by kgateway (pkg/kgateway/setup/setup.go, wellknown/ports.go): metrics, health probes, admin, pprof.
 FIXED_PORTS = {**CONTROLLER_PORTS, 9099: "pprof"}
 ADMIN_PORT = 9095
@@ -81,6 +84,25 @@ def crd_files(module_folder: Path, gateway_api_version: str) -> Iterator[Path]:
 
 def documents(paths: Iterator[Path]) -> list[dict[str, Any]]:
     return [d for path in paths for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+
+
+def install_crds(
+    api: Any, files: Iterable[Path], timeout: float, alive: Callable[[], str | None] | None = None
+) -> list[dict[str, Any]]:
+    """Apply the documents of `files` as they are, then wait until every CRD among them is Established (one wait
+    for all); returns the documents."""
+    found = documents(iter(files))
+    for document in found:
+        api.apply(document)
+    established = [
+        Expectation(
+            ObjectRef(CRD_API, "CustomResourceDefinition", None, d["metadata"]["name"]), "Established", CRD_READY
+        )
+        for d in found
+        if d.get("kind") == "CustomResourceDefinition"
+    ]
+    wait_for(established, api.get, timeout, poll_interval=0.1, alive=alive)
+    return found
 
 
 def self_managed_parameters() -> dict[str, Any]:

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import yaml
 
 from conformance.envoy.process import EnvoyProcess, find_envoy
-from conformance.kube.conditions import ObjectRef
+from conformance.kube.conditions import Expectation, ObjectRef, condition_true, wait_for
 from conformance.kube.recipes import KubeAccess, clusters_dir, compatibility_problems
 from conformance.kube.target import KubeTarget
 from conformance.kube.versions import Version
@@ -196,11 +196,13 @@ class LocalTarget(KubeTarget):
         access = self._access()
         api = self._api_factory(access, str(self.state / "discovery.json"))
         try:
-            self._install_crds(api)
+            kgateway.install_crds(api, self._crd_files(), self.options.startup_timeout, self._exited)
             api.create_namespace(self.controller_namespace)
             self.controller = self._controller(api)
             self.controller.start(self.options.startup_timeout)
-            self._wait_for(api, ObjectRef("gateway.networking.k8s.io/v1", "GatewayClass", None, self.gateway_class))
+            gateway_class = ObjectRef("gateway.networking.k8s.io/v1", "GatewayClass", None, self.gateway_class)
+            accepted = Expectation(gateway_class, "Accepted", condition_true("Accepted"))
+            wait_for([accepted], api.get, self.options.startup_timeout, poll_interval=0.1, alive=self._exited)
             # httpbin runs for agentgateway too: a route's backend must resolve for its status to be the same.
             self.httpbin = HttpbinServer(host=self.address)
             self.httpbin.start()
@@ -247,32 +249,6 @@ class LocalTarget(KubeTarget):
                 *agentgateway.crd_files(modules["agentgateway"].module),
             ]
         return list(kgateway.crd_files(modules["kgateway"].module, gateway_api))
-
-    def _install_crds(self, api: Any) -> None:
-        files = self._crd_files()
-        for document in kgateway.documents(iter(files)):
-            api.apply(document)
-        crds = [
-            ObjectRef("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, d["metadata"]["name"])
-            for d in kgateway.documents(iter(files))
-            if d.get("kind") == "CustomResourceDefinition"
-        ]
-        for ref in crds:
-            self._wait_for(api, ref, "Established")
-
-    def _wait_for(self, api: Any, ref: ObjectRef, condition: str = "Accepted") -> None:
-        def holds() -> str | None:
-            found = api.get(ref)
-            conditions = ((found or {}).get("status") or {}).get("conditions") or []
-            if any(c.get("type") == condition and c.get("status") == "True" for c in conditions):
-                return None
-            return f"{ref.label} is not {condition} yet"
-
-        what = f"{ref.label} {condition}"
-        try:
-            poll(holds, timeout=self.options.startup_timeout, what=what, interval=0.1, alive=self._exited)
-        except WaitTimeout as error:
-            raise RuntimeError(str(error)) from None
 
     def _exited(self) -> str | None:
         return (self.control_plane.problems() if self.control_plane else None) or (

@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from conformance.kube.conditions import (
+    Expectation,
     ObjectRef,
     accepted_condition,
     applied_expectations,
+    condition_true,
     gone_expectations,
     policy_settled,
     route_accepted,
@@ -24,7 +26,7 @@ from conformance.kube.conditions import (
     wait_for,
 )
 from conformance.targets.base import PolicyCondition
-from reference_impl.poll import ManualClock
+from reference_impl.poll import ManualClock, Stopped
 
 POLICY = ObjectRef("gateway.kgateway.dev/v1alpha1", "TrafficPolicy", "kgateway-system", "api-key")
 ROUTE = ObjectRef("gateway.networking.k8s.io/v1", "HTTPRoute", "kgateway-system", "httpbin")
@@ -437,3 +439,37 @@ def test_a_policy_no_route_of_the_change_names_may_keep_its_old_status() -> None
     assert not expectations["loose"].check(None)[0]
     current = simple_policy(condition("True", "Valid", generation=2), generation=2)
     assert expectations["loose"].check(current)[0] and expectations["named"].check(current)[0]
+
+
+CRD = ObjectRef("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, "trafficpolicies.gateway.kgateway.dev")
+
+
+def _crd(*conditions: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"name": CRD.name}, "status": {"conditions": list(conditions)}}
+
+
+def test_a_condition_true_wait_ends_when_the_condition_is_true() -> None:
+    established = condition_true("Established")
+    names_accepted = {"type": "NamesAccepted", "status": "True"}
+    assert established(None) == (False, "not found")
+    assert established(_crd(names_accepted)) == (False, "no Established condition yet")
+    assert established(_crd(names_accepted, {"type": "Established", "status": "False", "reason": "Installing"})) == (
+        False,
+        "Established=False (Installing)",
+    )
+    reader = Reader({CRD: [None, _crd(names_accepted), _crd({"type": "Established", "status": "True"})]})
+    wait_for([Expectation(CRD, "Established", established)], reader, 60, clock=ManualClock(), poll_interval=0.1)
+    assert len(reader.reads) == 3
+
+
+def test_a_wait_stops_at_once_when_what_it_waits_on_is_gone() -> None:
+    clock = ManualClock()
+    with pytest.raises(Stopped, match="kgateway exited with code 1"):
+        wait_for(
+            [Expectation(CRD, "Established", condition_true("Established"))],
+            Reader({CRD: [None]}),
+            60,
+            clock=clock,
+            alive=lambda: "kgateway exited with code 1",
+        )
+    assert clock.time < 1

@@ -51,29 +51,10 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     try:
         files = [
             *kgateway.crd_files(parts["kgateway"].module, load_recipes().gateway_api_version),
-            *agentgateway.crd_files(parts["kgateway"].module.parent / "agentgateway"),
+            *agentgateway.crd_files(parts["agentgateway"].module),
         ]
-        crds = kgateway.documents(iter(files))
-        for crd in crds:
-            api.apply(crd)
-        for crd in crds:
-            if crd.get("kind") == "CustomResourceDefinition":
-                _established(api, crd["metadata"]["name"])
+        crds = kgateway.install_crds(api, files, timeout=60, alive=plane.problems)
         yield ApiServer(plane, api, crds)
     finally:
         api.close()
         plane.stop()
-
-
-def _established(api: KubeApi, name: str) -> None:
-    from conformance.kube.conditions import ObjectRef
-    from reference_impl.poll import poll
-
-    ref = ObjectRef("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, name)
-
-    def established() -> str | None:
-        conditions = ((api.get(ref) or {}).get("status") or {}).get("conditions") or []
-        ok = any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
-        return None if ok else f"{name} not Established"
-
-    poll(established, timeout=60, what=f"CRD {name}", interval=0.1)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conformance.kube.conditions import ObjectRef, is_accepted, policy_settled
+from conformance.kube.conditions import Expectation, ObjectRef, is_accepted, policy_settled, wait_for
 from conformance.kube.recipes import compatibility_problems, load_recipes
 from conformance.kube.versions import Version
 from conformance.local import agentgateway, build
@@ -68,11 +68,7 @@ def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 
 def _wait(running: Running, ref: ObjectRef, check: Any, timeout: float = 60.0) -> dict[str, Any]:
-    def probe() -> str | None:
-        done, seen = check(running.api.get(ref))
-        return None if done else f"{ref.label}: {seen}"
-
-    poll(probe, timeout=timeout, what=ref.label, interval=0.1, alive=running.controller.exited)
+    wait_for([Expectation(ref, "its status", check)], running.api.get, timeout, alive=running.controller.exited)
     found = running.api.get(ref)
     assert found is not None
     return found
