@@ -116,10 +116,7 @@ class TargetClient:
         """The request as it will be sent: a presented credential known only by its hash (agentgateway keyHash)
         registered as a key, and the default listener filled in."""
         if self.redactor is not None:
-            for _, value in (*spec.headers, *spec.query, *spec.cookies):
-                for candidate in {value, value.partition(" ")[2]}:
-                    if candidate:
-                        self.redactor.add_if_hashed_key(candidate)
+            self.redactor.add_presented(value for _, value in (*spec.headers, *spec.query, *spec.cookies))
         if spec.listener_port is None and self.default_listener is not None:
             spec = replace(spec, listener_port=self.default_listener)
         return spec

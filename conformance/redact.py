@@ -152,6 +152,14 @@ class Redactor:
             if hashlib.sha256(candidate.encode("utf-8")).hexdigest() in self._hashes:
                 self.add(candidate)
 
+    def add_presented(self, values: Iterable[str]) -> None:
+        """A request's header, query and cookie values: each one, or what follows a scheme (`Bearer <key>`), that
+        a stored keyHash matches is a real key."""
+        for value in values:
+            for candidate in {value, value.partition(" ")[2]}:
+                if candidate:
+                    self.add_if_hashed_key(candidate)
+
     @property
     def secrets(self) -> frozenset[str]:
         with self._lock:

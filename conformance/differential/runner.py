@@ -256,9 +256,7 @@ def register_keys(case: Case) -> None:
     that merely resembles one."""
     REDACTOR.add_manifests(list(case.manifests))
     for request in case.requests:
-        for _, value in (*request.headers, *request.query, *request.cookies):
-            for candidate in {value, value.partition(" ")[2]}:
-                REDACTOR.add_if_hashed_key(candidate)
+        REDACTOR.add_presented(value for _, value in (*request.headers, *request.query, *request.cookies))
 
 
 def _render(search: _Search, divergence: Divergence) -> None:

@@ -12,6 +12,7 @@ in what the notebook helpers show in a cell.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -85,6 +86,19 @@ def test_keys_in_agentgateway_json_entries_are_known_however_go_would_read_them(
     redactor.add_manifests([{"kind": "Secret", "stringData": {"a": json.dumps({"KEY": shouting}), "b": unparsed}}])
     assert redactor.redact(f"Bearer {shouting}") == f"Bearer {MARKER}"
     assert redactor.redact("Bearer Unterminated-Entry-Key-5d0e") == f"Bearer {MARKER}"
+
+
+def test_a_key_known_only_by_its_hash_is_redacted_once_a_request_presents_it() -> None:
+    key = "hashed-only-key-5be2c9"
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    redactor = Redactor()
+    redactor.add_manifests(
+        [{"kind": "ConfigMap", "metadata": {"name": "k"}, "data": {"a": json.dumps({"keyHash": f"sha256:{digest}"})}}]
+    )
+    assert key not in redactor.secrets
+    redactor.add_presented(["Bearer " + key, "not-the-key", ""])
+    assert key in redactor.secrets and "not-the-key" not in redactor.secrets
+    assert redactor.redact(f"saw {key}") == f"saw {MARKER}"
 
 
 def test_a_key_in_a_json_entry_that_does_not_parse_is_still_redacted() -> None:
