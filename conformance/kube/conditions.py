@@ -281,10 +281,8 @@ def policy_settled_or_detached(obj: Obj | None) -> tuple[bool, str]:
     done, seen = policy_settled(obj)
     if done or obj is None:
         return done, seen
-    generation = (obj.get("metadata") or {}).get("generation")
     ancestors = (obj.get("status") or {}).get("ancestors") or []
-    observed = [(_find(a.get("conditions") or [], "Accepted") or {}).get("observedGeneration") for a in ancestors]
-    detached = all(o is not None and generation is not None and o < generation for o in observed)
+    detached = all(_stale(_find(a.get("conditions") or [], "Accepted") or {}, obj) for a in ancestors)
     return detached, seen
 
 
