@@ -120,6 +120,8 @@ class LocalTarget(KubeTarget):
         self.state = self.work_dir / "local"
         every = build.components(self.options.clusters_dir)
         self.components = {name: every[name] for name in ("etcd", "kube-apiserver", *parts)}
+        # The wrapper modules whose requirements hold the released CRDs (kgateway's holds Gateway API's, for both).
+        self.modules = {name: every[name].module for name in ("kgateway", "agentgateway")}
         self.binaries: dict[str, Path] = {}
         self.control_plane: controlplane.ControlPlane | None = None
         self.controller: kgateway.Controller | agentgateway.Controller | None = None
@@ -241,14 +243,13 @@ class LocalTarget(KubeTarget):
     def _crd_files(self) -> list[Path]:
         """Gateway API's standard channel (the version kgateway's module requires and versions.yaml pins), then the
         implementation's CRDs as released."""
-        modules = build.components(self.options.clusters_dir)
         gateway_api = self.recipes.gateway_api_version
         if self.implementation == "agentgateway":
             return [
-                *kgateway.gateway_api_crd_files(modules["kgateway"].module, gateway_api),
-                *agentgateway.crd_files(modules["agentgateway"].module),
+                *kgateway.gateway_api_crd_files(self.modules["kgateway"], gateway_api),
+                *agentgateway.crd_files(self.modules["agentgateway"]),
             ]
-        return list(kgateway.crd_files(modules["kgateway"].module, gateway_api))
+        return list(kgateway.crd_files(self.modules["kgateway"], gateway_api))
 
     def _exited(self) -> str | None:
         return (self.control_plane.problems() if self.control_plane else None) or (
