@@ -44,8 +44,7 @@ from reference_impl.upstream import HttpbinServer
 
 log = logging.getLogger("conformance.local")
 
-#: CI sets this: a machine that cannot run the target is then a failure, not a skip.
-REQUIRED = "APIKEY_CONFORMANCE_REQUIRE_LOCAL"
+REQUIRED = build.REQUIRED
 HTTPBIN_SERVICE_PORT = 8000
 REJECTION_SETTLE = 1.0  # seconds the controller's snapshot must stay the same before Envoy's refusal of it counts
 NO_AGENTGATEWAY_DATA_PLANE = (
